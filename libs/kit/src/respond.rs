@@ -1,0 +1,147 @@
+//! Turning an encoded exposition into an HTTP response: negotiated format, gzip when accepted.
+
+use std::io::Write as _;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::exposition::{Encoder, Format};
+
+/// Which formats an endpoint may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negotiation {
+    /// OpenMetrics when the client asks for it, else text (the default everywhere).
+    Any,
+    /// Always the classic text format: for endpoints whose families cannot be expressed in
+    /// OpenMetrics (a spec says so where this applies).
+    TextOnly,
+}
+
+impl Negotiation {
+    /// The format for a request with these headers.
+    pub fn format(self, headers: &HeaderMap) -> Format {
+        match self {
+            Negotiation::TextOnly => Format::Text,
+            Negotiation::Any => {
+                Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+            }
+        }
+    }
+
+    /// A fresh encoder in the negotiated format.
+    pub fn encoder(self, headers: &HeaderMap) -> Encoder {
+        Encoder::new(self.format(headers))
+    }
+}
+
+/// Whether the client accepts gzip (`Accept-Encoding: gzip`, not with `q=0`).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let zero_q = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
+        })
+}
+
+/// Finishes `encoder` into a 200 response with the matching `Content-Type`, gzipped when the
+/// request accepts it.
+pub fn exposition_response(encoder: Encoder, request_headers: &HeaderMap) -> Response {
+    let content_type = encoder.format().content_type();
+    let body = encoder.finish();
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, HeaderValue::from_static(content_type))
+        .header(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        );
+    let body = if accepts_gzip(request_headers) {
+        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+        // Writing into a Vec cannot fail.
+        let _ = gz.write_all(&body);
+        match gz.finish() {
+            Ok(compressed) => {
+                builder = builder.header(header::CONTENT_ENCODING, "gzip");
+                compressed
+            }
+            Err(_) => body,
+        }
+    } else {
+        body
+    };
+    builder
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::Kind;
+    use flate2::read::GzDecoder;
+    use http_body_util::BodyExt;
+    use std::io::Read;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_acceptance() {
+        assert!(accepts_gzip(&headers(&[("accept-encoding", "gzip")])));
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "br, GZIP;q=0.5"
+        )])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "identity")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn content_type_matches_body_and_gzip_round_trips() {
+        let request = headers(&[
+            ("accept", "application/openmetrics-text;version=1.0.0"),
+            ("accept-encoding", "gzip"),
+        ]);
+        let mut encoder = Negotiation::Any.encoder(&request);
+        encoder.family("a", "A", Kind::Gauge).sample(&[], 1.0);
+        let response = exposition_response(encoder, &request);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            crate::exposition::OPENMETRICS_CONTENT_TYPE
+        );
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut text = String::new();
+        GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.ends_with("# EOF\n"));
+
+        let encoder = Negotiation::TextOnly.encoder(&request);
+        let response = exposition_response(encoder, &HeaderMap::new());
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            crate::exposition::TEXT_CONTENT_TYPE
+        );
+        assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    }
+}
