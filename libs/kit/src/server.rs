@@ -106,10 +106,17 @@ impl Server {
         addresses: &[String],
         web_config: Option<&Path>,
     ) -> Result<Server, ServerError> {
-        let web = web_config
-            .map(WebConfigSource::open)
-            .transpose()?
-            .map(Arc::new);
+        let web = web_config.map(WebConfigSource::open).transpose()?;
+        Self::bind_with(addresses, web).await
+    }
+
+    /// Like [`Server::bind`] with an already opened web configuration (for binaries that also
+    /// accept TLS files as flags).
+    pub async fn bind_with(
+        addresses: &[String],
+        web: Option<WebConfigSource>,
+    ) -> Result<Server, ServerError> {
+        let web = web.map(Arc::new);
         let mut listeners = Vec::with_capacity(addresses.len());
         for address in addresses {
             let socket = parse_listen_address(address)?;

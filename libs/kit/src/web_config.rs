@@ -163,6 +163,33 @@ impl WebConfig {
         })
     }
 
+    /// TLS from a certificate and a key file given as flags (`--server.certfile`/`--server.keyfile`
+    /// of incumbents that predate web config files); no basic auth.
+    pub fn load_tls_files(cert_file: &Path, key_file: &Path) -> Result<WebConfig, WebConfigError> {
+        let mut watched = Vec::new();
+        let invalid = |key: &'static str, message: String| WebConfigError::Invalid {
+            path: cert_file.to_path_buf(),
+            key,
+            message,
+        };
+        let tls = build_tls(
+            RawTls {
+                cert_file: Some(cert_file.to_path_buf()),
+                key_file: Some(key_file.to_path_buf()),
+                ..RawTls::default()
+            },
+            Path::new("."),
+            &mut watched,
+            &invalid,
+        )?;
+        Ok(WebConfig {
+            tls: Some(Arc::new(tls)),
+            users: HashMap::new(),
+            headers: Vec::new(),
+            watched,
+        })
+    }
+
     /// Whether requests need basic auth.
     pub fn requires_auth(&self) -> bool {
         !self.users.is_empty()
@@ -358,12 +385,37 @@ pub enum AuthOutcome {
 /// A web config file that is re-read when it (or a file it names) changes.
 #[derive(Debug)]
 pub struct WebConfigSource {
-    path: PathBuf,
+    origin: Origin,
     state: Mutex<Loaded>,
     /// Successful (user, password, hash) checks, keyed by a keyed hash: bcrypt costs tens of
     /// milliseconds per check and Prometheus sends the same credentials every scrape.
     verified: Mutex<HashMap<u64, ()>>,
     hasher: RandomState,
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// A `--web.config.file`.
+    File(PathBuf),
+    /// A certificate and key given as flags.
+    TlsFiles { cert: PathBuf, key: PathBuf },
+}
+
+impl Origin {
+    fn load(&self) -> Result<WebConfig, WebConfigError> {
+        match self {
+            Origin::File(path) => WebConfig::load(path),
+            Origin::TlsFiles { cert, key } => WebConfig::load_tls_files(cert, key),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Origin::File(path) => path.display().to_string(),
+            Origin::TlsFiles { cert, .. } => cert.display().to_string(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -388,10 +440,22 @@ const VERIFIED_CACHE_LIMIT: usize = 1024;
 impl WebConfigSource {
     /// Loads `path` now; a start-up with an unusable file is an error.
     pub fn open(path: &Path) -> Result<WebConfigSource, WebConfigError> {
-        let config = WebConfig::load(path)?;
+        Self::from_origin(Origin::File(path.to_path_buf()))
+    }
+
+    /// Serves TLS with a certificate and key file that are re-read when they change.
+    pub fn tls_files(cert: &Path, key: &Path) -> Result<WebConfigSource, WebConfigError> {
+        Self::from_origin(Origin::TlsFiles {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        })
+    }
+
+    fn from_origin(origin: Origin) -> Result<WebConfigSource, WebConfigError> {
+        let config = origin.load()?;
         let stamps = stamps(&config.watched);
         Ok(WebConfigSource {
-            path: path.to_path_buf(),
+            origin,
             state: Mutex::new(Loaded {
                 config: Arc::new(config),
                 stamps,
@@ -406,9 +470,9 @@ impl WebConfigSource {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let now = stamps(&state.config.watched);
         if now != state.stamps {
-            match WebConfig::load(&self.path) {
+            match self.origin.load() {
                 Ok(config) => {
-                    tracing::info!(file = %self.path.display(), "web config reloaded");
+                    tracing::info!(file = %self.origin.describe(), "web config reloaded");
                     state.stamps = stamps(&config.watched);
                     state.config = Arc::new(config);
                     self.verified

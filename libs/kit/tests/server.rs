@@ -328,3 +328,36 @@ async fn invalid_web_config_is_a_start_up_error() {
         .unwrap_err();
     assert!(err.to_string().contains("nonsense"));
 }
+
+#[tokio::test]
+async fn tls_from_certificate_and_key_flags() {
+    use portkey_kit::web_config::WebConfigSource;
+    let source = WebConfigSource::tls_files(&data("cert-a.pem"), &data("key-a.pem")).unwrap();
+    let server = Server::bind_with(&["127.0.0.1:0".to_owned()], Some(source))
+        .await
+        .unwrap();
+    assert!(server.is_tls());
+    let addr = server.local_addrs()[0];
+    let (tx, rx) = oneshot::channel::<()>();
+    let done = tokio::spawn(server.serve(
+        base_router(landing(), Readiness::default()),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let url = format!("https://{addr}/-/healthy");
+    let ok = trusting("cert-a.pem")
+        .get(
+            &url,
+            Default::default(),
+            &Deadline::after(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    let _ = tx.send(());
+    done.await.unwrap();
+    let err =
+        WebConfigSource::tls_files(&data("cert-a.pem"), Path::new("/nonexistent.key")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent.key"), "{err}");
+}
