@@ -1,0 +1,403 @@
+//! `cargo xtask demo`: every Portkey binary that exists, wired to the simulators of its upstreams.
+//!
+//! The wiring is the [`COMPONENTS`] table: one row per binary, naming the simulators it talks to,
+//! the config files to write, its arguments and the URLs a person should open. A component issue
+//! adds its row here and nothing else. Rows whose binary is not (yet) in the workspace are skipped
+//! with a note, so the demo always runs whatever has landed.
+//!
+//! Ports are fixed (the upstreams' and exporters' customary ones, shifted where they would clash
+//! with a real service) so the printed URLs are stable; the demo refuses to start if one is taken.
+//!
+//! `--once` turns the demo into a smoke test: start everything, GET every URL once, stop, and fail
+//! unless every URL answered 200.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::http;
+use crate::process::{Children, Output, SIMULATOR_BINARY, Workspace, port_in_use};
+
+/// One simulator instance a component needs: `portkey-sim <name> --listen 127.0.0.1:<port> <args>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Simulator {
+    /// The simulator's name as `portkey-sim` knows it (e.g. `pve`).
+    pub name: &'static str,
+    /// The port on 127.0.0.1 it listens on.
+    pub port: u16,
+    /// Simulator-specific flags.
+    pub args: &'static [&'static str],
+}
+
+/// A file written into `target/demo/` before any component starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigFile {
+    /// File name inside `target/demo/`.
+    pub name: &'static str,
+    /// Its full contents.
+    pub contents: &'static str,
+}
+
+/// One Portkey binary in the demo.
+#[derive(Debug, Clone, Copy)]
+pub struct Component {
+    /// The binary target's name.
+    pub binary: &'static str,
+    /// The simulators it is pointed at (started once each, even when shared).
+    pub simulators: &'static [Simulator],
+    /// Config files it reads.
+    pub files: &'static [ConfigFile],
+    /// Its arguments; `{demo_dir}` stands for the directory holding [`Component::files`].
+    pub args: &'static [&'static str],
+    /// The port it listens on, waited for before the URLs are printed.
+    pub port: u16,
+    /// What to open in a browser (and what `--once` fetches).
+    pub urls: &'static [&'static str],
+}
+
+/// The pve-exporter config used by the demo and the `pve` benchmark: a token for the simulator,
+/// which accepts any well-formed token, and plain HTTP since the simulator runs without TLS.
+pub const PVE_CONFIG: &str = "\
+default:
+  user: demo@pve
+  token_name: portkey
+  token_value: demo-token-value
+  scheme: http
+  verify_ssl: false
+";
+
+/// Every component of the demo. Add a row per binary.
+pub const COMPONENTS: &[Component] = &[Component {
+    binary: "pve-exporter",
+    simulators: &[Simulator {
+        name: "pve",
+        port: 18006,
+        args: &[],
+    }],
+    files: &[ConfigFile {
+        name: "pve.yml",
+        contents: PVE_CONFIG,
+    }],
+    args: &[
+        "--config.file",
+        "{demo_dir}/pve.yml",
+        "--web.listen-address",
+        "127.0.0.1:9221",
+    ],
+    port: 9221,
+    urls: &[
+        "http://127.0.0.1:9221/pve?target=127.0.0.1:18006",
+        "http://127.0.0.1:9221/metrics",
+    ],
+}];
+
+/// How long a process may take to open its port (debug builds start slowly on a busy machine).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one `--once` fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many body lines `--once` prints per URL.
+const PREVIEW_LINES: usize = 8;
+
+/// The components whose binaries exist, and notes about the ones skipped.
+#[derive(Debug)]
+pub struct Plan {
+    /// Components that can run.
+    pub components: Vec<&'static Component>,
+    /// One line per skipped component, saying why.
+    pub skipped: Vec<String>,
+}
+
+/// Decides which rows of `table` can run, given a predicate saying which binaries exist.
+pub fn plan(table: &'static [Component], has_binary: impl Fn(&str) -> bool) -> Plan {
+    let mut components = Vec::new();
+    let mut skipped = Vec::new();
+    let simulator_exists = has_binary(SIMULATOR_BINARY);
+    for component in table {
+        if !has_binary(component.binary) {
+            skipped.push(format!(
+                "{}: not in the workspace yet, skipped",
+                component.binary
+            ));
+        } else if !component.simulators.is_empty() && !simulator_exists {
+            skipped.push(format!(
+                "{}: needs the {SIMULATOR_BINARY} binary, which is not in the workspace yet; skipped",
+                component.binary
+            ));
+        } else {
+            components.push(component);
+        }
+    }
+    Plan {
+        components,
+        skipped,
+    }
+}
+
+/// The distinct simulators the planned components need, in a stable order.
+pub fn simulators_needed(components: &[&Component]) -> Vec<Simulator> {
+    components
+        .iter()
+        .flat_map(|component| component.simulators.iter().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// A component's arguments with `{demo_dir}` filled in.
+pub fn expand_args(args: &[&str], demo_dir: &Path) -> Vec<String> {
+    let dir = demo_dir.display().to_string();
+    args.iter()
+        .map(|arg| arg.replace("{demo_dir}", &dir))
+        .collect()
+}
+
+/// Runs the demo until Ctrl-C, or once through with `once`.
+pub fn run(once: bool) -> Result<()> {
+    let workspace = Workspace::load()?;
+    let plan = plan(COMPONENTS, |name| workspace.has_binary(name));
+    for note in &plan.skipped {
+        println!("note: {note}");
+    }
+    if plan.components.is_empty() {
+        println!("nothing to run: no demo component exists in the workspace yet");
+        return Ok(());
+    }
+    let simulators = simulators_needed(&plan.components);
+
+    let mut binaries: Vec<&str> = plan.components.iter().map(|c| c.binary).collect();
+    if !simulators.is_empty() {
+        binaries.push(SIMULATOR_BINARY);
+    }
+    workspace.build(&binaries, false)?;
+
+    for port in simulators
+        .iter()
+        .map(|s| s.port)
+        .chain(plan.components.iter().map(|c| c.port))
+    {
+        if port_in_use(port) {
+            bail!(
+                "port {port} on 127.0.0.1 is already in use (another demo still running?); \
+                 stop that first"
+            );
+        }
+    }
+
+    let demo_dir = workspace.target_dir.join("demo");
+    std::fs::create_dir_all(&demo_dir)
+        .with_context(|| format!("creating {}", demo_dir.display()))?;
+    for file in plan.components.iter().flat_map(|c| c.files) {
+        let path = demo_dir.join(file.name);
+        std::fs::write(&path, file.contents)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+
+    let mut children = Children::new();
+    let simulator_path = workspace.binary_path("debug", SIMULATOR_BINARY);
+    for simulator in &simulators {
+        let label = format!("simulator {} (:{})", simulator.name, simulator.port);
+        let mut args = vec![
+            simulator.name.to_owned(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{}", simulator.port),
+        ];
+        args.extend(simulator.args.iter().map(|arg| (*arg).to_owned()));
+        println!("==> starting {label}");
+        children.spawn(&label, &simulator_path, &args, &Output::Inherit)?;
+        children.wait_for_port(&label, simulator.port, START_TIMEOUT)?;
+    }
+    for component in &plan.components {
+        let program = workspace.binary_path("debug", component.binary);
+        let args = expand_args(component.args, &demo_dir);
+        println!("==> starting {} {}", component.binary, args.join(" "));
+        children.spawn(component.binary, &program, &args, &Output::Inherit)?;
+        children.wait_for_port(component.binary, component.port, START_TIMEOUT)?;
+    }
+
+    print_urls(&plan.components, &simulators, &demo_dir);
+
+    if once {
+        let result = fetch_all(&plan.components);
+        children.stop_all();
+        return result;
+    }
+    println!("\nRunning. Press Ctrl-C to stop everything.");
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some((name, status)) = children.first_exited()? {
+            bail!("{name} exited ({status}); stopping the demo");
+        }
+    }
+}
+
+fn print_urls(components: &[&Component], simulators: &[Simulator], demo_dir: &Path) {
+    println!("\n==> Portkey demo is up. Open:");
+    for component in components {
+        for url in component.urls {
+            println!("    {:<20} {url}", component.binary);
+        }
+    }
+    if !simulators.is_empty() {
+        println!("\n    simulators (control API under /_sim/, e.g. /_sim/stats):");
+        for simulator in simulators {
+            println!(
+                "    {:<20} http://127.0.0.1:{}/",
+                simulator.name, simulator.port
+            );
+        }
+    }
+    println!("\n    generated config files: {}", demo_dir.display());
+}
+
+/// `--once`: GETs every URL, prints status and the first lines, fails unless all answered 200.
+fn fetch_all(components: &[&Component]) -> Result<()> {
+    let mut failures = Vec::new();
+    for url in components.iter().flat_map(|c| c.urls) {
+        println!("\n==> GET {url}");
+        match http::get(url, FETCH_TIMEOUT) {
+            Ok(response) => {
+                println!("    status {}", response.status);
+                for line in response.body_text().lines().take(PREVIEW_LINES) {
+                    println!("    | {line}");
+                }
+                if response.status != 200 {
+                    failures.push(format!("{url}: status {}", response.status));
+                }
+            }
+            Err(error) => {
+                println!("    error: {error:#}");
+                failures.push(format!("{url}: {error:#}"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        println!("\n==> every demo URL answered 200");
+        Ok(())
+    } else {
+        bail!(
+            "demo URLs that did not answer 200:\n  {}",
+            failures.join("\n  ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TABLE: &[Component] = &[
+        Component {
+            binary: "a-exporter",
+            simulators: &[Simulator {
+                name: "a",
+                port: 1,
+                args: &[],
+            }],
+            files: &[],
+            args: &[],
+            port: 10,
+            urls: &[],
+        },
+        Component {
+            binary: "b-exporter",
+            simulators: &[
+                Simulator {
+                    name: "a",
+                    port: 1,
+                    args: &[],
+                },
+                Simulator {
+                    name: "b",
+                    port: 2,
+                    args: &["--flag"],
+                },
+            ],
+            files: &[],
+            args: &[],
+            port: 20,
+            urls: &[],
+        },
+        Component {
+            binary: "relay",
+            simulators: &[],
+            files: &[],
+            args: &[],
+            port: 30,
+            urls: &[],
+        },
+    ];
+
+    #[test]
+    fn plan_skips_missing_binaries() {
+        let plan = plan(TABLE, |name| {
+            name == "a-exporter" || name == SIMULATOR_BINARY
+        });
+        let names: Vec<_> = plan.components.iter().map(|c| c.binary).collect();
+        assert_eq!(names, ["a-exporter"]);
+        assert_eq!(plan.skipped.len(), 2);
+        assert!(plan.skipped[0].starts_with("b-exporter:"));
+    }
+
+    #[test]
+    fn plan_skips_components_needing_the_simulator_binary() {
+        let plan = plan(TABLE, |name| name != SIMULATOR_BINARY);
+        let names: Vec<_> = plan.components.iter().map(|c| c.binary).collect();
+        assert_eq!(names, ["relay"], "relay needs no simulator");
+        assert!(
+            plan.skipped
+                .iter()
+                .all(|note| note.contains(SIMULATOR_BINARY))
+        );
+    }
+
+    #[test]
+    fn shared_simulators_start_once() {
+        let components: Vec<&Component> = TABLE.iter().collect();
+        let names: Vec<_> = simulators_needed(&components)
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn demo_dir_is_substituted() {
+        let args = expand_args(
+            &["--config.file", "{demo_dir}/pve.yml"],
+            Path::new("/t/demo"),
+        );
+        assert_eq!(args, ["--config.file", "/t/demo/pve.yml"]);
+    }
+
+    #[test]
+    fn real_table_is_consistent() {
+        let mut ports = BTreeSet::new();
+        for component in COMPONENTS {
+            assert!(
+                ports.insert(component.port),
+                "port {} reused",
+                component.port
+            );
+            for url in component.urls {
+                let parsed = http::parse_url(url).unwrap();
+                assert_eq!(parsed.authority, format!("127.0.0.1:{}", component.port));
+            }
+            for file in component.files {
+                let referenced = component
+                    .args
+                    .iter()
+                    .any(|arg| arg.ends_with(&format!("/{}", file.name)));
+                assert!(referenced, "{} is written but never passed", file.name);
+            }
+        }
+        for simulator in simulators_needed(&COMPONENTS.iter().collect::<Vec<_>>()) {
+            assert!(
+                ports.insert(simulator.port),
+                "simulator port {} clashes",
+                simulator.port
+            );
+        }
+    }
+}
