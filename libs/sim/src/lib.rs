@@ -1,0 +1,72 @@
+//! Contract-faithful simulators of Portkey's upstreams, for tests, benchmarks and the demo.
+//!
+//! The real Proxmox VE API, OPNsense, AdGuard Home and friends cannot run on a CI machine, so
+//! every exporter is tested against a simulator that serves the upstream's documented shapes
+//! (see the component specs), including its quirks and version variants, and that can be made
+//! slow or broken on demand.
+//!
+//! # Layout
+//!
+//! The framework (shared by every simulator):
+//!
+//! - [`server`]: [`SimServer`] runs any axum [`Router`](axum::Router) on `127.0.0.1:0` (or a given
+//!   address), plain or TLS, behind the middleware that logs requests and applies faults.
+//! - [`faults`]: [`Fault`] kinds (latency, status, malformed/truncated/stalled body, reset) and
+//!   the per-path [`Faults`] table.
+//! - [`log`]: the [`RequestLog`] tests assert on (counts, entries, peak concurrency).
+//! - [`control`]: the `/_sim/...` HTTP control API served by every simulator (faults, log,
+//!   stats, reset), with [`faults::FaultSpec`] as its JSON fault description.
+//! - [`tls`]: [`TlsIdentity`], a CA and server certificate generated at run time.
+//! - [`rng`], [`json`]: the seeded generator behind all simulated data, and JSON output with
+//!   shuffled object keys (upstreams that use hash maps do not keep key order).
+//!
+//! # Use from a test
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, routing::get};
+//! use portkey_sim::{Fault, SimServer};
+//!
+//! let router = Router::new().route("/api/status", get(|| async { "{\"ok\":true}" }));
+//! let sim = SimServer::start(router).await?;
+//! sim.faults().set("/api/status", Fault::Status(500, None));
+//! // ... point the exporter at sim.url() and scrape ...
+//! assert_eq!(sim.log().count("/api/status"), 1);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod control;
+pub mod faults;
+pub mod json;
+pub mod log;
+pub mod rng;
+pub mod server;
+pub mod tls;
+
+use std::net::SocketAddr;
+
+pub use faults::{Fault, FaultRule, FaultSpec, Faults};
+pub use log::{LogEntry, RequestLog};
+pub use server::{SimServer, SimServerBuilder};
+pub use tls::{TlsIdentity, install_ring_provider};
+
+/// Why a simulator could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// Certificate generation or TLS configuration failed.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// Another I/O error while starting.
+    #[error("I/O error: {0}")]
+    Io(std::io::Error),
+}
