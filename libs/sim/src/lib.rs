@@ -19,19 +19,23 @@
 //! - [`tls`]: [`TlsIdentity`], a CA and server certificate generated at run time.
 //! - [`rng`], [`json`]: the seeded generator behind all simulated data, and JSON output with
 //!   shuffled object keys (upstreams that use hash maps do not keep key order).
+//! - [`registry`]: the table of simulators the `portkey-sim` binary can serve, with their flags.
+//!
+//! The simulators:
+//!
+//! - [`pve`]: the Proxmox VE API (`/api2/json/...`), cluster `middleearth` of six nodes.
 //!
 //! # Use from a test
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use axum::{Router, routing::get};
-//! use portkey_sim::{Fault, SimServer};
+//! use portkey_sim::{Fault, SimServer, pve::{PveSim, PveSimConfig}};
 //!
-//! let router = Router::new().route("/api/status", get(|| async { "{\"ok\":true}" }));
-//! let sim = SimServer::start(router).await?;
-//! sim.faults().set("/api/status", Fault::Status(500, None));
+//! let pve = PveSim::new(PveSimConfig::default().guests(200))?;
+//! let sim = SimServer::start(pve.router()).await?;
+//! sim.faults().set("/api2/json/cluster/status", Fault::Status(500, None));
 //! // ... point the exporter at sim.url() and scrape ...
-//! assert_eq!(sim.log().count("/api/status"), 1);
+//! assert_eq!(sim.log().count("/api2/json/cluster/resources"), 1);
 //! # Ok(()) }
 //! ```
 
@@ -41,6 +45,8 @@ pub mod control;
 pub mod faults;
 pub mod json;
 pub mod log;
+pub mod pve;
+pub mod registry;
 pub mod rng;
 pub mod server;
 pub mod tls;
