@@ -2,6 +2,7 @@
 //!
 //! - `model.rs`: the cluster as data ([`model::Cluster`]), public so tests can derive expectations.
 //! - `data.rs`: the default data set (six nodes, 60 curated guests, scaling rule), from a seed.
+//! - `replication.rs`: the replication jobs of the data set.
 //! - `render.rs`: each endpoint's JSON shape, per PVE version and node state.
 //! - `auth.rs`: API tokens and `/access/ticket` tickets.
 //! - `routes.rs`: path dispatch, the `{"data": ...}` envelope, PVE's error statuses and reasons.
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod data;
 pub mod model;
 mod render;
+mod replication;
 mod routes;
 
 use std::collections::HashSet;
