@@ -16,6 +16,9 @@
 //! | actionlint | `actionlint .github/workflows/*.yml` |
 //! | json-schema | `check-jsonschema --check-metaschema helm/*/values.schema.json` |
 //!
+//! `--only <step>` (repeatable) runs a subset, e.g. `cargo xtask ci --only helm` while working on
+//! a chart.
+//!
 //! A step whose inputs do not exist yet reports "nothing to check". A step whose tool is not on
 //! PATH fails when `PORTKEY_REQUIRE_TOOLS=1` (as in CI, which installs every tool through
 //! `.ci/install-tools`) and is otherwise reported as SKIPPED, loudly, both when it happens and in
@@ -31,11 +34,26 @@ use anyhow::{Result, bail};
 use crate::process::{cargo, which, workspace_root};
 
 /// Options of `cargo xtask ci`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Leave out `cargo test --workspace` (for callers that just ran it).
     pub skip_tests: bool,
+    /// Run only these steps (by name); empty means all.
+    pub only: Vec<String>,
 }
+
+/// The names of all steps, in the order they run.
+pub const STEP_NAMES: &[&str] = &[
+    "fmt",
+    "clippy",
+    "test",
+    "demo",
+    "helm",
+    "promtool",
+    "hadolint",
+    "actionlint",
+    "json-schema",
+];
 
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,20 +420,22 @@ fn step_json_schema(context: &Context) -> Outcome {
 type Step = (&'static str, fn(&Context) -> Outcome);
 
 /// The steps to run, in order.
-fn steps(options: Options) -> Vec<Step> {
-    let mut steps: Vec<Step> = vec![("fmt", step_fmt), ("clippy", step_clippy)];
-    if !options.skip_tests {
-        steps.push(("test", step_test));
-    }
-    steps.extend([
-        ("demo", step_demo as fn(&Context) -> Outcome),
+fn steps(options: &Options) -> Vec<Step> {
+    let all: [Step; 9] = [
+        ("fmt", step_fmt),
+        ("clippy", step_clippy),
+        ("test", step_test),
+        ("demo", step_demo),
         ("helm", step_helm),
         ("promtool", step_promtool),
         ("hadolint", step_hadolint),
         ("actionlint", step_actionlint),
         ("json-schema", step_json_schema),
-    ]);
-    steps
+    ];
+    all.into_iter()
+        .filter(|(name, _)| !(options.skip_tests && *name == "test"))
+        .filter(|(name, _)| options.only.is_empty() || options.only.iter().any(|o| o == name))
+        .collect()
 }
 
 /// Formats the summary table printed after all steps.
@@ -436,7 +456,7 @@ pub fn run(options: Options) -> Result<()> {
         root: workspace_root(),
         require_tools: tools_required(std::env::var("PORTKEY_REQUIRE_TOOLS").ok().as_deref()),
     };
-    let steps = steps(options);
+    let steps = steps(&options);
     let mut results = Vec::new();
     for (index, (name, step)) in steps.iter().enumerate() {
         println!("\n==> [{}/{}] {name}", index + 1, steps.len());
@@ -595,12 +615,20 @@ mod tests {
     }
 
     #[test]
-    fn step_lists_respect_skip_tests() {
-        let names = |options| steps(options).iter().map(|(n, _)| *n).collect::<Vec<_>>();
-        assert!(names(Options { skip_tests: false }).contains(&"test"));
-        let skipped = names(Options { skip_tests: true });
+    fn step_lists_respect_skip_tests_and_only() {
+        let names = |options: Options| steps(&options).iter().map(|(n, _)| *n).collect::<Vec<_>>();
+        assert_eq!(names(Options::default()), STEP_NAMES);
+        let skipped = names(Options {
+            skip_tests: true,
+            ..Options::default()
+        });
         assert!(!skipped.contains(&"test"));
-        assert_eq!(skipped[..2], ["fmt", "clippy"]);
+        assert_eq!(skipped.len(), STEP_NAMES.len() - 1);
+        let only = names(Options {
+            skip_tests: false,
+            only: vec!["helm".into(), "fmt".into()],
+        });
+        assert_eq!(only, ["fmt", "helm"], "the fixed order is kept");
     }
 
     #[test]

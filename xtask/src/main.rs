@@ -20,7 +20,12 @@ use clap::{Parser, Subcommand, builder::PossibleValuesParser};
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Portkey's task runner", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Portkey's task runner",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -34,6 +39,9 @@ enum Task {
         /// Do not run `cargo test --workspace` (for callers that just ran it).
         #[arg(long)]
         skip_tests: bool,
+        /// Run only this step (repeatable); the order stays the fixed one.
+        #[arg(long, value_name = "STEP", value_parser = PossibleValuesParser::new(ci::STEP_NAMES))]
+        only: Vec<String>,
     },
     /// Start the simulators and every Portkey binary that exists, wired together, and print the
     /// URLs to open; runs until Ctrl-C.
@@ -70,7 +78,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
-        Task::Ci { skip_tests } => ci::run(ci::Options { skip_tests }),
+        Task::Ci { skip_tests, only } => ci::run(ci::Options { skip_tests, only }),
         Task::Demo { once } => demo::run(once),
         Task::Bench {
             case,
@@ -102,13 +110,21 @@ mod tests {
     fn ci_flags() {
         assert!(matches!(
             parse(&["ci"]).unwrap(),
-            Task::Ci { skip_tests: false }
+            Task::Ci { skip_tests: false, only } if only.is_empty()
         ));
         assert!(matches!(
             parse(&["ci", "--skip-tests"]).unwrap(),
-            Task::Ci { skip_tests: true }
+            Task::Ci {
+                skip_tests: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["ci", "--only", "helm", "--only", "promtool"]).unwrap(),
+            Task::Ci { only, .. } if only == ["helm", "promtool"]
         ));
         assert!(parse(&["ci", "--skip-test"]).is_err());
+        assert!(parse(&["ci", "--only", "deploy"]).is_err());
     }
 
     #[test]
