@@ -15,13 +15,13 @@ use crate::deadline::DeadlinePolicy;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScrapeArgs {
     /// Subtracted from the scrape timeout Prometheus sends, to leave time to answer.
-    #[arg(long = "scrape.timeout-offset", value_parser = parse_duration, default_value = "0.5s")]
+    #[arg(id = "scrape.timeout-offset", long = "scrape.timeout-offset", value_parser = parse_duration, default_value = "0.5s")]
     pub timeout_offset: Duration,
     /// Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.
-    #[arg(long = "scrape.default-timeout", value_parser = parse_duration, default_value = "30s")]
+    #[arg(id = "scrape.default-timeout", long = "scrape.default-timeout", value_parser = parse_duration, default_value = "30s")]
     pub default_timeout: Duration,
     /// Upper bound on any scrape deadline.
-    #[arg(long = "scrape.max-timeout", value_parser = parse_duration, default_value = "120s")]
+    #[arg(id = "scrape.max-timeout", long = "scrape.max-timeout", value_parser = parse_duration, default_value = "120s")]
     pub max_timeout: Duration,
 }
 
@@ -155,7 +155,7 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         scrape: ScrapeArgs,
-        #[arg(long = "config.file", default_value = "/etc/x.yml")]
+        #[arg(id = "config.file", long = "config.file", default_value = "/etc/x.yml")]
         config: String,
     }
 

@@ -50,10 +50,20 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Only log messages with the given severity or above.
-    #[arg(long = "log.level", value_enum, default_value = "info")]
+    #[arg(
+        id = "log.level",
+        long = "log.level",
+        value_enum,
+        default_value = "info"
+    )]
     pub level: LogLevel,
     /// Output format of log messages.
-    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    #[arg(
+        id = "log.format",
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt"
+    )]
     pub format: LogFormat,
 }
 

@@ -39,16 +39,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct WebArgs {
     /// Address on which to expose metrics and web interface; repeatable. `:9221` means all
     /// interfaces.
-    #[arg(long = "web.listen-address", action = clap::ArgAction::Append)]
+    #[arg(id = "web.listen-address", long = "web.listen-address", action = clap::ArgAction::Append)]
     pub listen_addresses: Vec<String>,
     /// Path under which to expose the exporter's own metrics.
-    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    #[arg(
+        id = "web.telemetry-path",
+        long = "web.telemetry-path",
+        default_value = "/metrics"
+    )]
     pub telemetry_path: String,
     /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit format).
-    #[arg(long = "web.config.file")]
+    #[arg(id = "web.config.file", long = "web.config.file")]
     pub config_file: Option<std::path::PathBuf>,
     /// Maximum number of parallel scrape requests; 0 disables the limit.
-    #[arg(long = "web.max-requests", default_value_t = 40)]
+    #[arg(
+        id = "web.max-requests",
+        long = "web.max-requests",
+        default_value_t = 40
+    )]
     pub max_requests: usize,
 }
 
