@@ -105,6 +105,7 @@ struct LogState {
     per_path: HashMap<String, u64>,
     in_flight: usize,
     peak: usize,
+    connections: u64,
 }
 
 #[derive(Debug)]
@@ -143,6 +144,7 @@ impl RequestLog {
                     per_path: HashMap::new(),
                     in_flight: 0,
                     peak: 0,
+                    connections: 0,
                 }),
             }),
         }
@@ -307,6 +309,18 @@ impl RequestLog {
         state.total = 0;
         state.per_path.clear();
         state.peak = state.in_flight;
+        state.connections = 0;
+    }
+
+    /// TCP connections accepted since the start or the last [`RequestLog::reset`]: lets tests
+    /// assert that a client reuses its keep-alive connections.
+    pub fn connections(&self) -> u64 {
+        self.lock().connections
+    }
+
+    /// Counts one accepted connection.
+    pub(crate) fn note_connection(&self) {
+        self.lock().connections += 1;
     }
 
     /// JSON for `GET /_sim/log`.

@@ -254,7 +254,10 @@ async fn accept_loop(
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok((stream, _peer)) => {
+                shared.log.note_connection();
+                stream
+            }
             Err(_) => {
                 // Out of file descriptors and the like: back off briefly instead of spinning.
                 tokio::time::sleep(Duration::from_millis(10)).await;
