@@ -57,33 +57,7 @@ const KNOWN_KEYS: &[&str] = &[
 /// Keys the incumbent passed on to proxmoxer that Portkey deliberately does not implement.
 const UNSUPPORTED_KEYS: &[&str] = &["otp", "proxies", "cert"];
 
-/// A credential value. `Debug` and `Display` print `***`; only [`Secret::expose`] gives the value.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value, for the one place that has to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use portkey_kit::secret::Secret;
 
 /// A secret and, when it came from a file, the file it is re-read from.
 #[derive(Debug, Clone)]

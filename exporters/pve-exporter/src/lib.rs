@@ -14,10 +14,22 @@
 //!   calls, it writes the incumbent's metric families in the incumbent's order, with
 //!   deterministic sample order, and reports which collectors succeeded.
 //!
-//! Still to come on top of this core: the upstream API client (authentication, concurrency bound,
-//! deadline) that fills [`collectors::ScrapeInputs`], and the HTTP handler and `main` that serve
-//! `/pve` and the self-metrics.
+//! - [`api`]: the client. One pooled keep-alive connection set per module, API tokens or cached
+//!   and single-flight password tickets, and per scrape a [`api::Session`] that bounds in-flight
+//!   calls and carries the scrape deadline.
+//! - [`scrape`]: which calls one scrape makes and in what order (each input once; node calls as
+//!   soon as the local node is known), filling [`collectors::ScrapeInputs`].
+//! - [`handler`]: `/pve` request validation (module, target, allowlist before any connection),
+//!   cluster failover, rendering and the per-collector report.
+//! - [`self_metrics`], [`cli`], [`app`]: `/metrics`, the incumbent's flags plus Portkey's, and
+//!   the wiring `main.rs` uses.
 
+pub mod api;
+pub mod app;
+pub mod cli;
 pub mod collectors;
 pub mod config;
+pub mod handler;
 pub mod model;
+pub mod scrape;
+pub mod self_metrics;

@@ -1,0 +1,88 @@
+//! `pve-exporter`: see the library for how it works.
+
+use std::process::ExitCode;
+
+use portkey_kit::server::{Readiness, Server, shutdown_signal};
+use portkey_kit::web_config::WebConfigSource;
+use pve_exporter::{app, cli, config};
+
+fn main() -> ExitCode {
+    let cli = match cli::try_parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    portkey_kit::logging::init(&cli.flags.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(cli.flags.worker_threads))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pve-exporter: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: cli::Cli) -> ExitCode {
+    let config = match config::load(&cli.flags.config_file, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => return startup_error(&error),
+    };
+    let state = match app::build_state(&cli, &config) {
+        Ok(state) => state,
+        Err(error) => return startup_error(&error),
+    };
+    let web = match (
+        &cli.flags.server_certfile,
+        &cli.flags.server_keyfile,
+        &cli.flags.web.config_file,
+    ) {
+        (Some(_), Some(_), Some(_)) => {
+            return startup_error(
+                &"--server.certfile/--server.keyfile and --web.config.file are mutually exclusive; put the TLS settings in the web config file",
+            );
+        }
+        (Some(cert), Some(key), None) => match WebConfigSource::tls_files(cert, key) {
+            Ok(source) => Some(source),
+            Err(error) => return startup_error(&error),
+        },
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return startup_error(&"--server.certfile and --server.keyfile must be given together");
+        }
+        (None, None, Some(path)) => match WebConfigSource::open(path) {
+            Ok(source) => Some(source),
+            Err(error) => return startup_error(&error),
+        },
+        (None, None, None) => None,
+    };
+    let listen = cli.flags.web.listen_or(cli::DEFAULT_LISTEN);
+    let server = match Server::bind_with(&listen, web).await {
+        Ok(server) => server,
+        Err(error) => return startup_error(&error),
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %config.source,
+        modules = config.modules.len(),
+        "pve-exporter starting"
+    );
+    let readiness = Readiness::default();
+    let router = app::router(
+        state,
+        &cli.flags.web.telemetry_path,
+        cli.flags.web.max_requests,
+        readiness.clone(),
+    );
+    readiness.set_ready();
+    server.serve(router, shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+fn startup_error(error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!("{error}");
+    eprintln!("pve-exporter: {error}");
+    ExitCode::from(2)
+}
