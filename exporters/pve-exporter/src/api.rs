@@ -61,7 +61,8 @@ pub struct ApiMetrics {
 #[derive(Debug)]
 pub struct ApiClient {
     http: UpstreamClient,
-    auth: Auth,
+    /// Swapped on SIGHUP when secret files change; each scrape takes a snapshot.
+    auth: std::sync::RwLock<Arc<Auth>>,
     path_prefix: String,
     tickets: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Ticket>>>>>,
 }
@@ -89,10 +90,27 @@ impl ApiClient {
         })?;
         Ok(ApiClient {
             http,
-            auth: module.auth.clone(),
+            auth: std::sync::RwLock::new(Arc::new(module.auth.clone())),
             path_prefix: module.path_prefix.clone(),
             tickets: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Replaces the credentials (secret files re-read on SIGHUP) and forgets cached tickets, which
+    /// belong to the old password.
+    pub fn set_auth(&self, auth: Auth) {
+        *self.auth.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(auth);
+        self.tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn auth(&self) -> Arc<Auth> {
+        self.auth
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Starts a scrape of the API at `base` (`scheme://host:port`).
@@ -105,6 +123,7 @@ impl ApiClient {
     ) -> Session<'a> {
         Session {
             client: self,
+            auth: self.auth(),
             api_base: format!("{base}{}/api2/json", self.path_prefix),
             deadline,
             permits: Semaphore::new(max_concurrency.max(1)),
@@ -114,8 +133,8 @@ impl ApiClient {
         }
     }
 
-    fn ticket_slot(&self, api_base: &str) -> Arc<tokio::sync::Mutex<Option<Ticket>>> {
-        let key = format!("{api_base}\u{0}{}", self.auth.user());
+    fn ticket_slot(&self, api_base: &str, user: &str) -> Arc<tokio::sync::Mutex<Option<Ticket>>> {
+        let key = format!("{api_base}\u{0}{user}");
         self.tickets
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -129,6 +148,7 @@ impl ApiClient {
 #[derive(Debug)]
 pub struct Session<'a> {
     client: &'a ApiClient,
+    auth: Arc<Auth>,
     api_base: String,
     deadline: Deadline,
     permits: Semaphore,
@@ -172,7 +192,7 @@ impl Session<'_> {
         let url = format!("{}{path}", self.api_base);
         let response = self.send_authenticated(&url).await?;
         if response.status.as_u16() == 401
-            && matches!(self.client.auth, Auth::Password { .. })
+            && matches!(*self.auth, Auth::Password { .. })
             && !self.relogged.swap(true, Ordering::SeqCst)
         {
             // The cached ticket may have been revoked or the server restarted: log in again,
@@ -197,7 +217,7 @@ impl Session<'_> {
 
     async fn send_authenticated(&self, url: &str) -> Result<UpstreamResponse, CallFailure> {
         let mut headers = HeaderMap::new();
-        match &self.client.auth {
+        match &*self.auth {
             Auth::Token {
                 user,
                 token_name,
@@ -227,7 +247,7 @@ impl Session<'_> {
     /// The cached ticket cookie, logging in first when there is none or it is too old.
     /// Concurrent scrapes wait on the same slot, so only one of them logs in.
     async fn ticket(&self) -> Result<HeaderValue, CallFailure> {
-        let slot = self.client.ticket_slot(&self.api_base);
+        let slot = self.client.ticket_slot(&self.api_base, self.auth.user());
         let mut guard = match self.deadline.run(slot.lock()).await {
             Ok(guard) => guard,
             Err(_) => return Err(CallFailure::Deadline),
@@ -244,14 +264,14 @@ impl Session<'_> {
     }
 
     async fn invalidate_ticket(&self) {
-        let slot = self.client.ticket_slot(&self.api_base);
+        let slot = self.client.ticket_slot(&self.api_base, self.auth.user());
         if let Ok(mut guard) = self.deadline.run(slot.lock()).await {
             *guard = None;
         }
     }
 
     async fn login(&self) -> Result<Ticket, CallFailure> {
-        let Auth::Password { user, password } = &self.client.auth else {
+        let Auth::Password { user, password } = &*self.auth else {
             return Err(login_failure("module has no password".into()));
         };
         let form = form_body(&[("username", user), ("password", password.secret().expose())]);

@@ -134,3 +134,18 @@ async fn telemetry(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
     state.metrics.registry.collect(&mut encoder);
     exposition_response(encoder, &headers)
 }
+
+/// Re-reads every `*_file` secret of `config` and hands the new credentials to the running
+/// clients (SIGHUP). On error the running credentials stay in place.
+pub fn reload_secrets(
+    state: &AppState,
+    config: &Config,
+) -> Result<Config, crate::config::ConfigError> {
+    let reloaded = config.reload_secret_files()?;
+    for (name, module) in &reloaded.modules {
+        if let Some(running) = state.modules.get(name) {
+            running.client.set_auth(module.auth.clone());
+        }
+    }
+    Ok(reloaded)
+}

@@ -69,6 +69,7 @@ async fn run(cli: cli::Cli) -> ExitCode {
         modules = config.modules.len(),
         "pve-exporter starting"
     );
+    spawn_secret_reloader(state.clone(), config);
     let readiness = Readiness::default();
     let router = app::router(
         state,
@@ -79,6 +80,35 @@ async fn run(cli: cli::Cli) -> ExitCode {
     readiness.set_ready();
     server.serve(router, shutdown_signal()).await;
     ExitCode::SUCCESS
+}
+
+/// Re-reads secret files on SIGHUP, so rotated tokens apply without a restart.
+fn spawn_secret_reloader(
+    state: std::sync::Arc<pve_exporter::handler::AppState>,
+    config: config::Config,
+) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; secret files are read only at start-up");
+            return;
+        };
+        let mut config = config;
+        while hangups.recv().await.is_some() {
+            match app::reload_secrets(&state, &config) {
+                Ok(reloaded) => {
+                    config = reloaded;
+                    tracing::info!("secret files reloaded");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "secret files not reloaded; keeping the previous credentials")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (state, config);
 }
 
 fn startup_error(error: &dyn std::fmt::Display) -> ExitCode {
