@@ -361,3 +361,58 @@ async fn tls_from_certificate_and_key_flags() {
         WebConfigSource::tls_files(&data("cert-a.pem"), Path::new("/nonexistent.key")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent.key"), "{err}");
 }
+
+#[tokio::test]
+async fn every_listen_address_serves() {
+    let server = Server::bind(&["127.0.0.1:0".to_owned(), "127.0.0.1:0".to_owned()], None)
+        .await
+        .unwrap();
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs[0], addrs[1]);
+    let (tx, rx) = oneshot::channel::<()>();
+    let done = tokio::spawn(server.serve(
+        base_router(landing(), Readiness::default()),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let http = client();
+    for addr in addrs {
+        let ok = http
+            .get(format!("http://{addr}/-/healthy"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+    let _ = tx.send(());
+    done.await.unwrap();
+}
+
+#[test]
+fn log_flags_parse_with_environment_variables() {
+    use clap::Parser;
+    use portkey_kit::logging::{LogArgs, LogFormat, LogLevel};
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        log: LogArgs,
+    }
+    let cli: Cli = portkey_kit::cli::try_parse_from(
+        "PORTKEY_KIT_LOG_TEST",
+        ["x", "--log.level", "debug", "--log.format", "json"],
+    )
+    .unwrap();
+    assert_eq!(
+        (cli.log.level, cli.log.format),
+        (LogLevel::Debug, LogFormat::Json)
+    );
+    let err = portkey_kit::cli::try_parse_from::<Cli, _, _>(
+        "PORTKEY_KIT_LOG_TEST",
+        ["x", "--log.level", "loud"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("loud"), "{err}");
+}
