@@ -6,5 +6,15 @@
 //!
 //! - [`config`]: `snmp.yml` (flat ≤0.22 and split ≥0.23 formats), validation, the embedded default.
 //! - [`oid`]: numeric OIDs, independent of the SNMP library.
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod collect;
 pub mod config;
+pub mod handler;
 pub mod oid;
+pub mod render;
+pub mod self_metrics;
+pub mod snmp;
+pub mod strptime;
+pub mod text;
