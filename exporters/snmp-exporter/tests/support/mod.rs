@@ -207,6 +207,7 @@ impl Exporter {
             }
             None => app::load_config(&cli).expect("config loads"),
         };
+        portkey_kit::crypto::install();
         let state = AppState::new(&cli, config, connector);
         let server = Server::bind(&["127.0.0.1:0".to_owned()], None)
             .await
