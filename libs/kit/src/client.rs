@@ -202,7 +202,10 @@ impl UpstreamClient {
             .get::<hyper::ext::ReasonPhrase>()
             .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
         let headers = std::mem::take(response.headers_mut());
-        let mut body = BytesMut::new();
+        // Sized from Content-Length when known: growing by doubling would briefly hold up to
+        // three times the body.
+        let expected = response.content_length().unwrap_or(0) as usize;
+        let mut body = BytesMut::with_capacity(expected.min(self.max_body_bytes));
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(CallError::BodyTooLarge {

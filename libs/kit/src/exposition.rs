@@ -13,6 +13,13 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use bytes::Bytes;
+
+/// Size at which the encoder hands a filled buffer over and starts a new one. Below glibc's
+/// mmap threshold, so the chunks of one scrape are reused by the next instead of each large
+/// allocation raising the process's resident memory; and small enough to stream.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
 /// Media type of the classic Prometheus text format.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Media type of OpenMetrics 1.0 text.
@@ -118,6 +125,8 @@ impl Kind {
 #[derive(Debug)]
 pub struct Encoder {
     out: Vec<u8>,
+    /// Filled buffers, in order; the exposition is `chunks` followed by `out`.
+    chunks: Vec<Bytes>,
     format: Format,
     /// Name the samples of the current family are written under.
     sample_name: String,
@@ -132,11 +141,12 @@ impl Encoder {
         Self::with_capacity(format, 4096)
     }
 
-    /// Creates an encoder whose buffer starts with `capacity` bytes, for exporters that know
-    /// roughly how large their output will be.
+    /// Creates an encoder whose first buffer starts with `capacity` bytes (at most
+    /// [`CHUNK_SIZE`]), for exporters that know their output is small or large.
     pub fn with_capacity(format: Format, capacity: usize) -> Self {
         Encoder {
-            out: Vec::with_capacity(capacity),
+            out: Vec::with_capacity(capacity.min(CHUNK_SIZE + 1024)),
+            chunks: Vec::new(),
             format,
             sample_name: String::new(),
             families: HashSet::new(),
@@ -174,6 +184,7 @@ impl Encoder {
         self.out
             .extend_from_slice(kind.type_word(self.format).as_bytes());
         self.out.push(b'\n');
+        self.flush_full();
         self
     }
 
@@ -199,7 +210,16 @@ impl Encoder {
         self.out.push(b' ');
         write_value(&mut self.out, value);
         self.out.push(b'\n');
+        self.flush_full();
         self
+    }
+
+    /// Hands the current buffer over once it reaches [`CHUNK_SIZE`] (always at a line end).
+    fn flush_full(&mut self) {
+        if self.out.len() >= CHUNK_SIZE {
+            let full = std::mem::replace(&mut self.out, Vec::with_capacity(CHUNK_SIZE + 1024));
+            self.chunks.push(Bytes::from(full));
+        }
     }
 
     /// Samples dropped because their family name was already written.
@@ -212,12 +232,26 @@ impl Encoder {
         self.families.is_empty()
     }
 
-    /// Ends the exposition (OpenMetrics requires `# EOF`) and returns the bytes.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Ends the exposition (OpenMetrics requires `# EOF`) and returns it as one buffer.
+    pub fn finish(self) -> Vec<u8> {
+        let chunks = self.finish_chunks();
+        let mut all = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for chunk in chunks {
+            all.extend_from_slice(&chunk);
+        }
+        all
+    }
+
+    /// Ends the exposition and returns it as the chunks it was written in, for streaming
+    /// without copying it into one large buffer.
+    pub fn finish_chunks(mut self) -> Vec<Bytes> {
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
-        self.out
+        if !self.out.is_empty() {
+            self.chunks.push(Bytes::from(self.out));
+        }
+        self.chunks
     }
 }
 
@@ -456,6 +490,26 @@ mod tests {
             .family("x_total", "counter", Kind::Counter)
             .sample(&[], 1.0);
         assert_eq!(encoder.dropped_samples(), 1);
+    }
+
+    #[test]
+    fn large_expositions_are_split_at_line_ends() {
+        let mut encoder = Encoder::new(Format::OpenMetrics);
+        encoder.family("big", "many samples", Kind::Gauge);
+        let id = "x".repeat(100);
+        for i in 0..5000 {
+            encoder.sample(&[("id", &id), ("n", &i.to_string())], f64::from(i));
+        }
+        let chunks = encoder.finish_chunks();
+        assert!(chunks.len() > 5, "{} chunks", chunks.len());
+        for chunk in &chunks {
+            assert!(chunk.len() < CHUNK_SIZE + 1024);
+            assert_eq!(chunk.last(), Some(&b'\n'));
+        }
+        let all: Vec<u8> = chunks.concat();
+        let text = String::from_utf8(all).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with("big{")).count(), 5000);
+        assert!(text.ends_with("# EOF\n"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Turning an encoded exposition into an HTTP response: negotiated format, gzip when accepted.
 
+use std::convert::Infallible;
 use std::io::Write as _;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -57,10 +59,11 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// Finishes `encoder` into a 200 response with the matching `Content-Type`, gzipped when the
-/// request accepts it.
+/// request accepts it. The body is streamed chunk by chunk (and compressed as it is sent), so the
+/// exposition is never copied into one large buffer and each chunk is freed once written.
 pub fn exposition_response(encoder: Encoder, request_headers: &HeaderMap) -> Response {
     let content_type = encoder.format().content_type();
-    let body = encoder.finish();
+    let chunks = encoder.finish_chunks();
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, HeaderValue::from_static(content_type))
@@ -69,22 +72,46 @@ pub fn exposition_response(encoder: Encoder, request_headers: &HeaderMap) -> Res
             HeaderValue::from_static("Accept, Accept-Encoding"),
         );
     let body = if accepts_gzip(request_headers) {
-        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        // Writing into a Vec cannot fail.
-        let _ = gz.write_all(&body);
-        match gz.finish() {
-            Ok(compressed) => {
-                builder = builder.header(header::CONTENT_ENCODING, "gzip");
-                compressed
-            }
-            Err(_) => body,
-        }
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        Body::from_stream(gzip_stream(chunks))
+    } else if chunks.len() == 1 {
+        Body::from(chunks.into_iter().next().unwrap_or_default())
     } else {
-        body
+        Body::from_stream(futures_util::stream::iter(
+            chunks.into_iter().map(Ok::<Bytes, Infallible>),
+        ))
     };
     builder
-        .body(Body::from(body))
+        .body(body)
         .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Compresses `chunks` lazily: each poll compresses one chunk and yields what the compressor
+/// produced, the last one also the gzip trailer.
+fn gzip_stream(
+    chunks: Vec<Bytes>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let state = (
+        chunks.into_iter(),
+        Some(GzEncoder::new(
+            Vec::with_capacity(16 * 1024),
+            Compression::fast(),
+        )),
+    );
+    futures_util::stream::unfold(state, |(mut chunks, mut gz)| async move {
+        let encoder = gz.as_mut()?;
+        let produced = match chunks.next() {
+            Some(chunk) => encoder
+                .write_all(&chunk)
+                .and_then(|()| encoder.flush())
+                .map(|()| std::mem::take(encoder.get_mut())),
+            None => gz.take()?.finish(),
+        };
+        match produced {
+            Ok(bytes) => Some((Ok(Bytes::from(bytes)), (chunks, gz))),
+            Err(error) => Some((Err(error), (chunks, None))),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -143,5 +170,32 @@ mod tests {
             crate::exposition::TEXT_CONTENT_TYPE
         );
         assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    }
+
+    #[tokio::test]
+    async fn large_bodies_stream_in_chunks_plain_and_gzipped() {
+        let build = || {
+            let mut encoder = Encoder::new(Format::Text);
+            encoder.family("wide", "W", Kind::Gauge);
+            for i in 0..20_000 {
+                encoder.sample(&[("id", &format!("qemu/{i}"))], f64::from(i));
+            }
+            encoder
+        };
+        let expected = build().finish();
+        assert!(expected.len() > 5 * crate::exposition::CHUNK_SIZE);
+
+        let plain = exposition_response(build(), &HeaderMap::new());
+        let bytes = plain.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], &expected[..]);
+
+        let gzip = headers(&[("accept-encoding", "gzip")]);
+        let zipped = exposition_response(build(), &gzip);
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
+        let bytes = zipped.into_body().collect().await.unwrap().to_bytes();
+        assert!(bytes.len() < expected.len() / 4);
+        let mut text = Vec::new();
+        GzDecoder::new(&bytes[..]).read_to_end(&mut text).unwrap();
+        assert_eq!(text, expected);
     }
 }
