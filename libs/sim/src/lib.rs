@@ -20,6 +20,8 @@
 //! - [`rng`], [`json`]: the seeded generator behind all simulated data, and JSON output with
 //!   shuffled object keys (upstreams that use hash maps do not keep key order).
 //! - [`registry`]: the table of simulators the `portkey-sim` binary can serve, with their flags.
+//! - [`tools`]: finding the real programs some tests drive (snmpd, promtool), with the
+//!   workspace's skip-or-fail rule (`PORTKEY_REQUIRE_TOOLS`).
 //!
 //! The simulators:
 //!
@@ -50,6 +52,7 @@ pub mod registry;
 pub mod rng;
 pub mod server;
 pub mod tls;
+pub mod tools;
 
 use std::net::SocketAddr;
 

@@ -161,21 +161,7 @@ pub fn samples<'a>(exposition: &'a str, family: &'a str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Whether a required external tool is present; panics when `PORTKEY_REQUIRE_TOOLS=1` and it
-/// is not, otherwise prints a loud skip notice.
+/// The tool's path under the workspace rule (skip loudly, or fail with PORTKEY_REQUIRE_TOOLS=1).
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("PORTKEY_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (PORTKEY_REQUIRE_TOOLS=1) but not on PATH");
-        }
-        eprintln!(
-            "SKIPPED: {name} not on PATH; install it or set PORTKEY_REQUIRE_TOOLS=1 to make this a failure"
-        );
-    }
-    found
+    portkey_sim::tools::find_tool(name)
 }
