@@ -506,3 +506,42 @@ async fn disabled_collectors_make_no_calls() {
         h.sim.log().counts()
     );
 }
+
+#[tokio::test]
+async fn concurrent_scrapes_share_one_login() {
+    let h = Harness::start_with(
+        PveSimConfig::default(),
+        |_| support::password_module(""),
+        &[],
+    )
+    .await;
+    h.sim.faults().set_latency(Duration::from_millis(20));
+    let (a, b, c) = tokio::join!(
+        h.scrape(""),
+        h.scrape("cluster=1&node=0"),
+        h.scrape("cluster=0&node=1")
+    );
+    for (status, body) in [a, b, c] {
+        assert_eq!(status, 200);
+        assert_eq!(value(&body, "pve_api_up"), Some(1.0), "{body}");
+    }
+    assert_eq!(
+        h.sim.log().count("/api2/json/access/ticket"),
+        1,
+        "one login for three scrapes"
+    );
+}
+
+#[tokio::test]
+async fn html_instead_of_json_fails_only_its_collector() {
+    let h = Harness::start(PveSimConfig::default(), "", &[]).await;
+    h.sim.faults().set(
+        "/api2/json/version",
+        Fault::Status(200, Some("<html><body>proxy login</body></html>".into())),
+    );
+    let (status, body) = h.scrape("").await;
+    assert_eq!(status, 200);
+    assert_eq!(success(&body, "version"), Some(0.0));
+    assert_eq!(success(&body, "resources"), Some(1.0));
+    assert!(!has_family(&body, "pve_version_info"));
+}
