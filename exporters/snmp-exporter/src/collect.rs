@@ -232,6 +232,8 @@ pub struct Runner<'a> {
     pub started: Instant,
     /// `target` for logs.
     pub target: &'a str,
+    /// Round-trip time of every answered request, for `snmp_packet_duration_seconds`.
+    pub packet_times: Mutex<Vec<Duration>>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -335,6 +337,7 @@ async fn request(
         if runner.debug_packets {
             tracing::debug!(target = runner.target, ?op, oids = ?oids.iter().map(ToString::to_string).collect::<Vec<_>>(), attempt, "sending SNMP request");
         }
+        let sent_at = Instant::now();
         let result = match op {
             Op::Get => session.get(oids, timeout).await,
             Op::GetNext => session.get_next(oids, timeout).await,
@@ -344,6 +347,11 @@ async fn request(
         match result {
             Ok(response) => {
                 counters.answered = true;
+                runner
+                    .packet_times
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(sent_at.elapsed());
                 if runner.debug_packets {
                     tracing::debug!(target = runner.target, error_status = response.error_status, varbinds = ?response.varbinds, "SNMP response");
                 }

@@ -367,8 +367,20 @@ pub async fn scrape(
         debug_packets: request.debug_packets || state.debug_packets,
         started,
         target: &request.raw_target,
+        packet_times: std::sync::Mutex::new(Vec::new()),
     };
     let outcomes = collect::run(&runner, items, concurrency).await;
+    for rtt in runner
+        .packet_times
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+    {
+        state
+            .metrics
+            .packet_duration
+            .observe(&[], rtt.as_secs_f64());
+    }
     let walk_done = started.elapsed();
     let pdus = collect::merge(&outcomes);
     let failed_roots: Vec<crate::oid::Oid> = outcomes

@@ -712,6 +712,15 @@ impl Context<'_> {
                 values: f.values.clone(),
             });
         }
+        if !filters.is_empty() {
+            // Validated so configs load, but not applied yet: the filtered columns are walked in
+            // full. Say so instead of silently fetching more than the user asked for.
+            tracing::warn!(
+                file = self.file,
+                module = name,
+                "dynamic filters are not applied yet; their target columns are walked in full"
+            );
+        }
         let flat_auth = if flat {
             let mut auth =
                 self.auth(&format!("{at}: auth"), raw.auth.unwrap_or_default(), false)?;
