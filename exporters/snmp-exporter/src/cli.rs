@@ -42,7 +42,7 @@ pub struct Flags {
     /// Load and validate the config, then exit 0 (valid) or 1.
     #[arg(id = "dry-run", long = "dry-run")]
     pub dry_run: bool,
-    /// Local address (addr[:port]) SNMP requests are sent from.
+    /// Local address (`addr` or `addr:port`) SNMP requests are sent from.
     #[arg(
         id = "snmp.source-address",
         long = "snmp.source-address",
