@@ -248,10 +248,17 @@ impl Drop for Children {
     }
 }
 
-/// Extracts the peak resident set size in bytes from the text of `/proc/<pid>/status`.
-pub fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let mut fields = line["VmHWM:".len()..].split_whitespace();
+/// Clock ticks per second of the CPU times in `/proc/<pid>/stat` (`USER_HZ`, which the kernel
+/// fixes at 100 for userspace on every architecture Portkey builds for).
+pub const CLOCK_TICKS_PER_SECOND: u64 = 100;
+
+/// Extracts a `Vm*:` line of `/proc/<pid>/status` (e.g. `VmRSS`, `VmHWM`) in bytes.
+pub fn parse_status_bytes(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|line| {
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
+    let mut fields = line[key.len() + 1..].split_whitespace();
     let value: u64 = fields.next()?.parse().ok()?;
     let multiplier = match fields.next() {
         Some("kB") | None => 1024,
@@ -261,36 +268,117 @@ pub fn parse_vm_hwm(status: &str) -> Option<u64> {
     Some(value * multiplier)
 }
 
+/// Extracts the peak resident set size in bytes from the text of `/proc/<pid>/status`.
+pub fn parse_vm_hwm(status: &str) -> Option<u64> {
+    parse_status_bytes(status, "VmHWM")
+}
+
+/// Extracts the current resident set size in bytes from the text of `/proc/<pid>/status`.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    parse_status_bytes(status, "VmRSS")
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name, which is in parentheses and may
+/// itself contain spaces and parentheses; so the fields are counted from the last `)`. Index 0 is
+/// field 3 (`state`) of proc(5).
+fn stat_fields_after_name(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().collect())
+}
+
 /// Extracts the parent pid from the text of `/proc/<pid>/stat`.
-///
-/// The command name in field 2 is in parentheses and may itself contain spaces and parentheses,
-/// so the fields are counted from the last `)`.
 pub fn parse_stat_ppid(stat: &str) -> Option<u32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace();
-    let _state = fields.next()?;
-    fields.next()?.parse().ok()
+    stat_fields_after_name(stat)?.get(1)?.parse().ok()
 }
 
-/// The peak RSS of a process, from `/proc/<pid>/status`.
-pub fn peak_rss_bytes(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    parse_vm_hwm(&status).ok_or_else(|| anyhow!("no VmHWM line in /proc/{pid}/status"))
+/// CPU time of one process, in clock ticks ([`CLOCK_TICKS_PER_SECOND`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    /// `utime + stime`: user and system time of all the process's threads.
+    pub own: u64,
+    /// `cutime + cstime`: the same for children it has waited for (a worker that was replaced).
+    pub reaped_children: u64,
 }
 
-/// The peak RSS of a process plus that of all its descendants.
-///
-/// Pre-forking servers (the Python incumbents run under gunicorn-style workers) keep most of
-/// their memory in children, so the parent's figure alone would flatter them. The sum of peaks
-/// can overstate a little (peaks need not coincide); it is the fair side to err on.
-pub fn tree_peak_rss_bytes(pid: u32) -> Result<u64> {
-    let mut total = peak_rss_bytes(pid)?;
-    for descendant in descendants(pid) {
-        // A worker may exit between listing and reading; it then simply does not count.
-        total += peak_rss_bytes(descendant).unwrap_or(0);
+/// Extracts `utime`, `stime`, `cutime` and `cstime` (fields 14–17 of proc(5)) from the text of
+/// `/proc/<pid>/stat`.
+pub fn parse_stat_cpu_ticks(stat: &str) -> Option<CpuTicks> {
+    let fields = stat_fields_after_name(stat)?;
+    // Field n of proc(5) is at index n - 3 here.
+    let unsigned = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    // cutime and cstime are declared signed (`%ld`); they are never negative in practice.
+    let signed = |field: usize| {
+        fields
+            .get(field - 3)?
+            .parse::<i64>()
+            .ok()
+            .map(|v| v.max(0).unsigned_abs())
+    };
+    Some(CpuTicks {
+        own: unsigned(14)? + unsigned(15)?,
+        reaped_children: signed(16)? + signed(17)?,
+    })
+}
+
+/// Converts clock ticks to a duration.
+pub fn ticks_to_duration(ticks: u64) -> Duration {
+    Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_SECOND)
+}
+
+/// Memory and CPU time of a process tree at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeUsage {
+    /// Sum of `VmRSS` (current resident set) in bytes.
+    pub rss_bytes: u64,
+    /// Sum of `VmHWM` (each process's peak resident set) in bytes.
+    pub peak_rss_bytes: u64,
+    /// Sum of `utime + stime + cutime + cstime` in clock ticks: CPU used so far by the live
+    /// processes and by the children they reaped, each counted once.
+    pub cpu_ticks: u64,
+    /// How many processes were summed (the root plus its live descendants).
+    pub processes: usize,
+}
+
+impl TreeUsage {
+    /// Adds one process's readings.
+    pub fn add(&mut self, status: &str, stat: &str) -> Option<()> {
+        let cpu = parse_stat_cpu_ticks(stat)?;
+        let rss = parse_vm_rss(status)?;
+        let peak = parse_vm_hwm(status)?;
+        self.rss_bytes += rss;
+        self.peak_rss_bytes += peak;
+        self.cpu_ticks += cpu.own + cpu.reaped_children;
+        self.processes += 1;
+        Some(())
     }
-    Ok(total)
+}
+
+/// Memory and CPU of a process plus all its descendants, from `/proc`.
+///
+/// Pre-forking servers (the Python incumbents run under gunicorn workers) keep most of their
+/// memory and do most of their work in children, so the parent's figures alone would flatter
+/// them. Summed RSS counts pages shared after `fork` once per process, and the sum of peaks
+/// assumes they coincide, so both can overstate a little; that is the fair side to err on.
+pub fn tree_usage(pid: u32) -> Result<TreeUsage> {
+    let read = |pid: u32| -> Result<(String, String)> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading /proc/{pid}/status"))?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .with_context(|| format!("reading /proc/{pid}/stat"))?;
+        Ok((status, stat))
+    };
+    let mut usage = TreeUsage::default();
+    let (status, stat) = read(pid)?;
+    usage
+        .add(&status, &stat)
+        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/status or /proc/{pid}/stat:\n{stat}"))?;
+    for descendant in descendants(pid) {
+        // A worker may exit between listing and reading; it then simply does not count (its CPU
+        // time moves to its parent's cutime once reaped). Zombies have no VmRSS line: skipped.
+        if let Ok((status, stat)) = read(descendant) {
+            let _ = usage.add(&status, &stat);
+        }
+    }
+    Ok(usage)
 }
 
 fn descendants(root: u32) -> Vec<u32> {
@@ -335,6 +423,7 @@ mod tests {
         let status =
             "Name:\tpve-exporter\nVmPeak:\t  123456 kB\nVmHWM:\t   20480 kB\nVmRSS:\t 1 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(20480 * 1024));
+        assert_eq!(parse_vm_rss(status), Some(1024));
     }
 
     #[test]
@@ -342,16 +431,66 @@ mod tests {
         assert_eq!(parse_vm_hwm("Name:\tkthreadd\nState:\tS\n"), None);
         assert_eq!(parse_vm_hwm("VmHWM:\t lots kB\n"), None);
         assert_eq!(parse_vm_hwm("VmHWM:\t 12 parsecs\n"), None);
+        assert_eq!(parse_vm_rss("VmHWM:\t 12 kB\n"), None);
     }
 
     #[test]
-    fn own_peak_rss_is_readable() {
-        let bytes = peak_rss_bytes(std::process::id()).unwrap();
-        assert!(
-            bytes > 1024 * 1024,
-            "a test binary uses more than 1 MiB: {bytes}"
+    fn status_keys_match_whole_names() {
+        // `VmRSS` must not pick up a longer key that merely starts with it, wherever it is.
+        let status = "VmRSSx:\t 9 kB\nRssAnon:\t 5 kB\nVmRSS:\t 7 kB\n";
+        assert_eq!(parse_vm_rss(status), Some(7 * 1024));
+        assert_eq!(parse_status_bytes(status, "RssAnon"), Some(5 * 1024));
+        assert_eq!(
+            parse_status_bytes("VmRSS:\t 3 MB\n", "VmRSS"),
+            Some(3 << 20)
         );
-        assert!(tree_peak_rss_bytes(std::process::id()).unwrap() >= bytes);
+        assert_eq!(parse_status_bytes("VmRSS:\t 3\n", "VmRSS"), Some(3 << 10));
+    }
+
+    #[test]
+    fn own_usage_is_readable() {
+        let usage = tree_usage(std::process::id()).unwrap();
+        assert!(
+            usage.rss_bytes > 1024 * 1024,
+            "a test binary uses more than 1 MiB: {usage:?}"
+        );
+        assert!(usage.peak_rss_bytes >= usage.rss_bytes, "{usage:?}");
+        assert!(usage.processes >= 1);
+    }
+
+    #[test]
+    fn tree_usage_sums_children_and_counts_their_cpu() {
+        let mut children = Children::new();
+        // A shell that burns CPU for a moment, then waits with a child of its own.
+        let pid = children
+            .spawn(
+                "burner",
+                Path::new("sh"),
+                [
+                    "-c",
+                    "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 30 & wait",
+                ],
+                &Output::Inherit,
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let usage = loop {
+            let usage = tree_usage(pid).unwrap();
+            if usage.processes >= 2 || Instant::now() >= deadline {
+                break usage;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(usage.processes, 2, "sh and its sleep: {usage:?}");
+        assert!(usage.cpu_ticks > 0, "the loop used CPU: {usage:?}");
+        let alone =
+            parse_vm_rss(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap()).unwrap();
+        assert!(usage.rss_bytes > alone, "{usage:?} vs {alone}");
+        // The sleep would outlive the killed shell as an orphan; end it by its own pid first.
+        for descendant in descendants(pid) {
+            let _ = Command::new("kill").arg(descendant.to_string()).status();
+        }
+        children.stop_all();
     }
 
     #[test]
@@ -359,6 +498,68 @@ mod tests {
         assert_eq!(parse_stat_ppid("42 (bash) S 7 42 42 0 -1"), Some(7));
         assert_eq!(parse_stat_ppid("43 (a) b (c) R 9 1 1"), Some(9));
         assert_eq!(parse_stat_ppid("garbage"), None);
+    }
+
+    #[test]
+    fn stat_cpu_ticks() {
+        // A real line (fields 14-17 are 1519 236 3 1), with a command name built to confuse.
+        let stat = "2287 (pve ) (exporter) S 2270 2287 2270 34816 2287 4194304 9062 1307 0 0 \
+                    1519 236 3 1 20 0 3 0 9741 2228224000 6911 18446744073709551615 1 1 0 0 0 0 \
+                    0 4096 17663 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(
+            parse_stat_cpu_ticks(stat),
+            Some(CpuTicks {
+                own: 1519 + 236,
+                reaped_children: 3 + 1
+            })
+        );
+        assert_eq!(
+            parse_stat_cpu_ticks("1 (x) S 0 1 1 0 -1 0 0 0 0 0 5 6 -1 0"),
+            Some(CpuTicks {
+                own: 11,
+                reaped_children: 0
+            })
+        );
+        // Truncated or unparsable.
+        assert_eq!(parse_stat_cpu_ticks("1 (x) S 0 1 1 0 -1 0 0 0 0 0 5"), None);
+        assert_eq!(
+            parse_stat_cpu_ticks("1 (x) S 0 1 1 0 -1 0 0 0 0 0 a b 0 0"),
+            None
+        );
+        assert_eq!(parse_stat_cpu_ticks("no parenthesis"), None);
+        // The running test process has a well-formed line.
+        let own = std::fs::read_to_string(format!("/proc/{}/stat", std::process::id())).unwrap();
+        assert!(parse_stat_cpu_ticks(&own).is_some());
+    }
+
+    #[test]
+    fn ticks_are_hundredths_of_a_second() {
+        assert_eq!(ticks_to_duration(0), Duration::ZERO);
+        assert_eq!(ticks_to_duration(1), Duration::from_millis(10));
+        assert_eq!(ticks_to_duration(250), Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn tree_usage_adds_up_and_rejects_malformed_text() {
+        let mut usage = TreeUsage::default();
+        let status = "VmHWM:\t 300 kB\nVmRSS:\t 200 kB\n";
+        let stat = "5 (w) S 1 1 1 0 -1 0 0 0 0 0 7 3 2 0";
+        usage.add(status, stat).unwrap();
+        usage.add(status, stat).unwrap();
+        assert_eq!(
+            usage,
+            TreeUsage {
+                rss_bytes: 400 * 1024,
+                peak_rss_bytes: 600 * 1024,
+                cpu_ticks: 24,
+                processes: 2
+            }
+        );
+        // A zombie has no memory lines; it does not count at all.
+        assert_eq!(usage.add("State:\tZ (zombie)\n", stat), None);
+        assert_eq!(usage.processes, 2);
+        assert_eq!(usage.add(status, "garbage"), None);
+        assert_eq!(usage.cpu_ticks, 24);
     }
 
     #[test]
