@@ -37,7 +37,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The flags of the web server, shared by every binary.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebArgs {
-    /// Address on which to expose metrics and web interface; repeatable. `:9221` means all
+    /// Address on which to expose metrics and web interface; repeatable. `:<port>` means all
     /// interfaces.
     #[arg(id = "web.listen-address", long = "web.listen-address", action = clap::ArgAction::Append)]
     pub listen_addresses: Vec<String>,
