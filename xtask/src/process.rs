@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -124,6 +124,37 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+/// Looks a program up on PATH and then in the sbin directories a non-login shell may lack
+/// (daemons such as snmpd live there).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    which(program).or_else(|| {
+        ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+            .iter()
+            .map(|dir| Path::new(dir).join(program))
+            .find(|candidate| is_executable(candidate))
+    })
+}
+
+/// Whether xtask runs as root (uid 0), from `/proc/self/status`.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .as_deref()
+        .and_then(parse_status_uid)
+        == Some(0)
+}
+
+/// The real uid from the text of `/proc/<pid>/status`.
+pub fn parse_status_uid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
@@ -143,6 +174,12 @@ pub fn port_in_use(port: u16) -> bool {
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (for an agent such as snmpd).
+pub fn free_udp_port() -> Result<u16> {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).context("binding udp 127.0.0.1:0")?;
+    Ok(socket.local_addr()?.port())
 }
 
 /// Where a child's standard output and error go.
@@ -184,8 +221,27 @@ impl Children {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.spawn_with_env(name, program, args, &[], output)
+    }
+
+    /// [`Children::spawn`] with extra environment variables.
+    pub fn spawn_with_env<I, S>(
+        &mut self,
+        name: &str,
+        program: &Path,
+        args: I,
+        env: &[(&str, &OsStr)],
+        output: &Output,
+    ) -> Result<u32>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut command = Command::new(program);
         command.args(args).stdin(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
         if let Output::File(path) = output {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -587,6 +643,63 @@ mod tests {
             PathBuf::from("/w/target/debug/pve-exporter")
         );
         assert!(Workspace::from_metadata(&serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn find_program_also_searches_sbin() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("portkey-no-such-program").is_none());
+        // ldconfig lives in /sbin or /usr/sbin on every glibc Linux, and is found without them
+        // on PATH.
+        let sbin = ["/usr/sbin/ldconfig", "/sbin/ldconfig"]
+            .iter()
+            .any(|p| Path::new(p).exists());
+        if sbin {
+            assert!(find_program("ldconfig").is_some());
+        }
+    }
+
+    #[test]
+    fn uid_from_status() {
+        assert_eq!(
+            parse_status_uid("Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\n"),
+            Some(0)
+        );
+        assert_eq!(
+            parse_status_uid("Uid:\t1000\t1000\t1000\t1000\n"),
+            Some(1000)
+        );
+        assert_eq!(parse_status_uid("Name:\tx\n"), None);
+        let _ = is_root();
+    }
+
+    #[test]
+    fn free_udp_port_is_bindable() {
+        let port = free_udp_port().unwrap();
+        assert_ne!(port, 0);
+        assert!(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok());
+    }
+
+    #[test]
+    fn spawn_with_env_passes_variables() {
+        let dir = std::env::temp_dir().join(format!("xtask-env-{}", std::process::id()));
+        let mut children = Children::new();
+        children
+            .spawn_with_env(
+                "printer",
+                Path::new("sh"),
+                ["-c", "printf %s \"$PORTKEY_TEST_VALUE\""],
+                &[("PORTKEY_TEST_VALUE", OsStr::new("forty-two"))],
+                &Output::File(dir.clone()),
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while children.first_exited().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let written = std::fs::read_to_string(&dir).unwrap_or_default();
+        let _ = std::fs::remove_file(&dir);
+        assert_eq!(written, "forty-two");
     }
 
     #[test]
