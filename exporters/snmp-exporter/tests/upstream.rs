@@ -167,7 +167,13 @@ impl Drop for Oracle {
 impl Oracle {
     async fn start(binary: &Path, config: &str) -> Oracle {
         // reqwest is built without a default TLS provider; the kit installs the workspace's.
+        // Everything that can panic happens before the spawn, so no oracle outlives the test.
         portkey_kit::crypto::install();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("snmp.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -189,11 +195,7 @@ impl Oracle {
             child,
             url: format!("http://127.0.0.1:{port}"),
             log,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
