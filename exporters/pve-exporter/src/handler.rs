@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Response};
 use portkey_kit::allowlist::Allowlist;
 use portkey_kit::collector::{ScrapeReport, encode_up};
 use portkey_kit::deadline::DeadlinePolicy;
-use portkey_kit::exposition::{Encoder, Format};
 use portkey_kit::probe::{ProbeError, QueryParams, authorize_target};
-use portkey_kit::respond::exposition_response;
+use portkey_kit::respond::{Negotiation, streamed_exposition_response};
 use portkey_kit::target::{Scheme as KitScheme, Target};
 
 use crate::api::ApiClient;
@@ -117,20 +116,33 @@ pub async fn pve(
         failover_used = Some(index);
     }
 
-    let mut encoder = Encoder::with_capacity(Format::Text, 64 * 1024);
-    let outcomes = collectors::render(&inputs, &selection, &mut encoder);
-    if let Some(index) = failover_used {
-        collectors::encode_failover_target(&mut encoder, &module.failover[index].to_string());
-    }
-    let mut report = ScrapeReport::new();
-    for (collector, success) in &outcomes {
-        report.record(collector.name(), *success, timings.collector(*collector));
-    }
-    encode_up(&mut encoder, "pve_api_up", API_UP_HELP, answered);
-    report.encode("pve", &mut encoder);
+    let failover_target = failover_used.map(|index| module.failover[index].to_string());
+    let state = state.clone();
+    // Rendering streams: a 2000-guest scrape is megabytes of text that never needs to sit in
+    // memory at once. The self-metrics are updated once the collectors' outcomes are known.
+    streamed_exposition_response(Negotiation::TextOnly, &headers, move |encoder| {
+        let outcomes = collectors::render(&inputs, &selection, encoder);
+        drop(inputs);
+        if let Some(target) = &failover_target {
+            collectors::encode_failover_target(encoder, target);
+        }
+        let mut report = ScrapeReport::new();
+        for (collector, success) in &outcomes {
+            report.record(collector.name(), *success, timings.collector(*collector));
+        }
+        encode_up(encoder, "pve_api_up", API_UP_HELP, answered);
+        report.encode("pve", encoder);
+        record_request(
+            &state,
+            &request,
+            report.any_failed(),
+            started.elapsed().as_secs_f64(),
+        );
+    })
+}
 
-    let failed = report.any_failed();
-    let elapsed = started.elapsed().as_secs_f64();
+/// Updates the self-metrics for one completed `/pve` request.
+fn record_request(state: &AppState, request: &Request, failed: bool, elapsed: f64) {
     state
         .metrics
         .collection_duration
@@ -150,7 +162,6 @@ pub async fn pve(
     if let (Some(errors), true) = (&state.metrics.target_errors, failed) {
         errors.inc(&target_labels);
     }
-    exposition_response(encoder, &headers)
 }
 
 /// A validated `/pve` request.

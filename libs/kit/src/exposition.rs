@@ -122,11 +122,13 @@ impl Kind {
 /// Label pairs are written in the order given: callers that promise sorted labels pass them sorted.
 /// A family name that was already written is refused (its samples are dropped and counted in
 /// [`Encoder::dropped_samples`]) because a repeated family makes the whole exposition invalid.
-#[derive(Debug)]
 pub struct Encoder {
     out: Vec<u8>,
     /// Filled buffers, in order; the exposition is `chunks` followed by `out`.
     chunks: Vec<Bytes>,
+    /// Where filled buffers go instead of `chunks` when the exposition is streamed as it is
+    /// written.
+    sink: Option<Box<dyn FnMut(Bytes) + Send>>,
     format: Format,
     /// Name the samples of the current family are written under.
     sample_name: String,
@@ -135,7 +137,26 @@ pub struct Encoder {
     dropped: u64,
 }
 
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("format", &self.format)
+            .field("buffered", &self.out.len())
+            .field("chunks", &self.chunks.len())
+            .field("streaming", &self.sink.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Encoder {
+    /// Creates an encoder that hands every filled chunk to `sink` as soon as it is full, so the
+    /// whole exposition never sits in memory; [`Encoder::finish_chunks`] returns the rest.
+    pub fn streaming(format: Format, sink: impl FnMut(Bytes) + Send + 'static) -> Self {
+        let mut encoder = Self::with_capacity(format, CHUNK_SIZE + 1024);
+        encoder.sink = Some(Box::new(sink));
+        encoder
+    }
+
     /// Creates an encoder for `format`.
     pub fn new(format: Format) -> Self {
         Self::with_capacity(format, 4096)
@@ -147,6 +168,7 @@ impl Encoder {
         Encoder {
             out: Vec::with_capacity(capacity.min(CHUNK_SIZE + 1024)),
             chunks: Vec::new(),
+            sink: None,
             format,
             sample_name: String::new(),
             families: HashSet::new(),
@@ -217,8 +239,14 @@ impl Encoder {
     /// Hands the current buffer over once it reaches [`CHUNK_SIZE`] (always at a line end).
     fn flush_full(&mut self) {
         if self.out.len() >= CHUNK_SIZE {
-            let full = std::mem::replace(&mut self.out, Vec::with_capacity(CHUNK_SIZE + 1024));
-            self.chunks.push(Bytes::from(full));
+            let full = Bytes::from(std::mem::replace(
+                &mut self.out,
+                Vec::with_capacity(CHUNK_SIZE + 1024),
+            ));
+            match &mut self.sink {
+                Some(sink) => sink(full),
+                None => self.chunks.push(full),
+            }
         }
     }
 

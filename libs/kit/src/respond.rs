@@ -73,7 +73,7 @@ pub fn exposition_response(encoder: Encoder, request_headers: &HeaderMap) -> Res
         );
     let body = if accepts_gzip(request_headers) {
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
-        Body::from_stream(gzip_stream(chunks))
+        Body::from_stream(gzip_stream(futures_util::stream::iter(chunks)))
     } else if chunks.len() == 1 {
         Body::from(chunks.into_iter().next().unwrap_or_default())
     } else {
@@ -86,13 +86,71 @@ pub fn exposition_response(encoder: Encoder, request_headers: &HeaderMap) -> Res
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+/// Renders an exposition on a blocking thread while the response streams it: chunks travel
+/// through a small bounded channel, so memory holds a few chunks however large the output, and a
+/// slow client slows the rendering down instead of letting output pile up.
+///
+/// `render` gets an encoder in the negotiated format. If the client goes away, the remaining
+/// chunks are discarded and rendering finishes without blocking.
+pub fn streamed_exposition_response<F>(
+    negotiation: Negotiation,
+    request_headers: &HeaderMap,
+    render: F,
+) -> Response
+where
+    F: FnOnce(&mut Encoder) + Send + 'static,
+{
+    let format = negotiation.format(request_headers);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(STREAM_DEPTH);
+    let chunk_sender = sender.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut encoder = Encoder::streaming(format, move |chunk| {
+            // A closed channel means the client left; drop the rest.
+            let _ = chunk_sender.blocking_send(chunk);
+        });
+        render(&mut encoder);
+        for chunk in encoder.finish_chunks() {
+            let _ = sender.blocking_send(chunk);
+        }
+    });
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )
+        .header(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        );
+    let body = if accepts_gzip(request_headers) {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        Body::from_stream(gzip_stream(Box::pin(chunks)))
+    } else {
+        Body::from_stream(futures_util::StreamExt::map(
+            chunks,
+            Ok::<Bytes, Infallible>,
+        ))
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Chunks in flight between the renderer and the connection.
+const STREAM_DEPTH: usize = 4;
+
 /// Compresses `chunks` lazily: each poll compresses one chunk and yields what the compressor
 /// produced, the last one also the gzip trailer.
-fn gzip_stream(
-    chunks: Vec<Bytes>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+fn gzip_stream<S>(chunks: S) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>>
+where
+    S: futures_util::Stream<Item = Bytes> + Unpin,
+{
     let state = (
-        chunks.into_iter(),
+        chunks,
         Some(GzEncoder::new(
             Vec::with_capacity(16 * 1024),
             Compression::fast(),
@@ -100,7 +158,7 @@ fn gzip_stream(
     );
     futures_util::stream::unfold(state, |(mut chunks, mut gz)| async move {
         let encoder = gz.as_mut()?;
-        let produced = match chunks.next() {
+        let produced = match futures_util::StreamExt::next(&mut chunks).await {
             Some(chunk) => encoder
                 .write_all(&chunk)
                 .and_then(|()| encoder.flush())
@@ -197,5 +255,61 @@ mod tests {
         let mut text = Vec::new();
         GzDecoder::new(&bytes[..]).read_to_end(&mut text).unwrap();
         assert_eq!(text, expected);
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streamed_rendering_matches_buffered_rendering() {
+        let render = |encoder: &mut Encoder| {
+            encoder.family("wide", "W", Kind::Gauge);
+            for i in 0..20_000 {
+                encoder.sample(&[("id", &format!("lxc/{i}"))], f64::from(i));
+            }
+        };
+        let mut buffered = Encoder::new(Format::OpenMetrics);
+        render(&mut buffered);
+        let expected = buffered.finish();
+
+        let asks_openmetrics = headers(&[("accept", "application/openmetrics-text;version=1.0.0")]);
+        let response = streamed_exposition_response(Negotiation::Any, &asks_openmetrics, render);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            crate::exposition::OPENMETRICS_CONTENT_TYPE
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], &expected[..]);
+
+        let gzip = headers(&[("accept-encoding", "gzip")]);
+        let response = streamed_exposition_response(Negotiation::TextOnly, &gzip, render);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            crate::exposition::TEXT_CONTENT_TYPE
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut text = Vec::new();
+        GzDecoder::new(&bytes[..]).read_to_end(&mut text).unwrap();
+        let mut plain = Encoder::new(Format::Text);
+        render(&mut plain);
+        assert_eq!(text, plain.finish());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_leaves_does_not_block_the_renderer() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let response =
+            streamed_exposition_response(Negotiation::Any, &HeaderMap::new(), move |encoder| {
+                encoder.family("wide", "W", Kind::Gauge);
+                for i in 0..50_000 {
+                    encoder.sample(&[("id", &format!("qemu/{i}"))], f64::from(i));
+                }
+                let _ = done_tx.send(());
+            });
+        drop(response);
+        let finished = tokio::task::spawn_blocking(move || {
+            done_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .is_ok()
+        })
+        .await
+        .unwrap();
+        assert!(finished, "rendering stalled after the client left");
     }
 }
