@@ -7,6 +7,7 @@ use portkey_kit::web_config::WebConfigSource;
 use pve_exporter::{app, cli, config};
 
 fn main() -> ExitCode {
+    portkey_kit::allocator::cap_glibc_arenas();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => error.exit(),

@@ -103,6 +103,7 @@ fn bad_flags_exit_2() {
 fn environment_mode_and_flag_variables_then_clean_exit_on_sigterm() {
     let port = free_port();
     let mut child = clean_env(&mut Command::new(BIN))
+        .env_remove("MALLOC_ARENA_MAX")
         .env("PVE_USER", "demo@pve")
         .env("PVE_TOKEN_NAME", "portkey")
         .env("PVE_TOKEN_VALUE", "demo-token-value")
@@ -122,6 +123,16 @@ fn environment_mode_and_flag_variables_then_clean_exit_on_sigterm() {
         .spawn()
         .unwrap();
     wait_ready(port);
+    // On glibc the process re-executed itself (same pid) with one malloc arena.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+        assert!(
+            environ
+                .split(|b| *b == 0)
+                .any(|var| var == b"MALLOC_ARENA_MAX=1"),
+            "MALLOC_ARENA_MAX not set in the running exporter"
+        );
+    }
     // The allowlist from PVE_ALLOWED_TARGETS refuses other hosts before any connection.
     let (status, body) = http_get(port, "/pve?target=10.9.9.9").unwrap();
     assert_eq!(

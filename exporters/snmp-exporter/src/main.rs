@@ -9,6 +9,7 @@ use snmp_exporter::snmp::AsyncSnmpConnector;
 use snmp_exporter::{app, cli, config};
 
 fn main() -> ExitCode {
+    portkey_kit::allocator::cap_glibc_arenas();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => error.exit(),

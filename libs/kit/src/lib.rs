@@ -11,6 +11,7 @@
 //! | [`server`], [`web_config`] | listeners, TLS and basic auth (exporter-toolkit file, re-read live), landing page, health, graceful shutdown, `--web.max-requests` |
 //! | [`exposition`], [`respond`] | text 0.0.4 and OpenMetrics 1.0 from one encoder, content negotiation, gzip |
 //! | [`metrics`], [`process`] | self-metrics primitives, `<name>_build_info`, `process_*` |
+//! | [`allocator`] | one glibc malloc arena, so resident memory is one scrape's peak, not one per thread |
 //! | [`collector`] | per-collector success/duration gauges and `<name>_up` |
 //! | [`deadline`] | the scrape deadline from `X-Prometheus-Scrape-Timeout-Seconds` shared by every call |
 //! | [`client`], [`tls_client`], [`crypto`] | pooled keep-alive upstream client on rustls/ring, size limits, CA file, server name |
@@ -18,6 +19,7 @@
 //! | [`secret`] | credentials from flags, environment or files that never print |
 //! | [`cli`], [`config`], [`logging`] | flags with environment variables, durations, YAML loading, logfmt/JSON logs |
 
+pub mod allocator;
 pub mod allowlist;
 pub mod cli;
 pub mod client;
