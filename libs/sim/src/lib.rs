@@ -10,7 +10,8 @@
 //! The framework (shared by every simulator):
 //!
 //! - [`server`]: [`SimServer`] runs any axum [`Router`](axum::Router) on `127.0.0.1:0` (or a given
-//!   address), plain or TLS, behind the middleware that logs requests and applies faults.
+//!   address), plain or TLS, behind the middleware that logs requests and applies faults. UDP
+//!   simulators run their own socket instead and have none of the HTTP framework.
 //! - [`faults`]: [`Fault`] kinds (latency, status, malformed/truncated/stalled body, reset) and
 //!   the per-path [`Faults`] table.
 //! - [`log`]: the [`RequestLog`] tests assert on (counts, entries, peak concurrency).
@@ -26,6 +27,8 @@
 //! The simulators:
 //!
 //! - [`pve`]: the Proxmox VE API (`/api2/json/...`), cluster `middleearth` of six nodes.
+//! - [`snmp`]: an SNMP v1/v2c agent over UDP (system group, `ifTable`, `ifXTable`), started with
+//!   [`snmp::SnmpSim::start`]; no control API, a request counter instead.
 //!
 //! # Use from a test
 //!
@@ -51,6 +54,7 @@ pub mod pve;
 pub mod registry;
 pub mod rng;
 pub mod server;
+pub mod snmp;
 pub mod tls;
 pub mod tools;
 
@@ -78,4 +82,7 @@ pub enum SimError {
     /// Another I/O error while starting.
     #[error("I/O error: {0}")]
     Io(std::io::Error),
+    /// The simulator's configuration cannot be served.
+    #[error("invalid simulator configuration: {0}")]
+    Config(String),
 }

@@ -1,13 +1,14 @@
 //! `portkey-sim <simulator> --listen ADDR [--tls] [--latency-ms N] [simulator flags]`
 //!
 //! Serves one registered simulator until Ctrl-C or SIGTERM; prints one line with its URL
-//! (and, with `--tls`, the path of the CA certificate to trust).
+//! (and, with `--tls`, the path of the CA certificate to trust), or for a UDP simulator
+//! `udp://ADDR` and what it serves, once it answers.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::FromArgMatches;
-use portkey_sim::registry::{self, CommonArgs};
+use portkey_sim::registry::{self, CommonArgs, Kind};
 use portkey_sim::{SimServer, TlsIdentity, tls};
 
 #[tokio::main]
@@ -15,8 +16,23 @@ async fn main() -> anyhow::Result<()> {
     let matches = registry::command().get_matches();
     let (name, sub) = matches.subcommand().context("no simulator named")?;
     let simulator = registry::find(name).with_context(|| format!("unknown simulator '{name}'"))?;
+    let build = match simulator.kind {
+        Kind::Http(build) => build,
+        Kind::Udp(start) => {
+            let starting = start(sub).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            let running = starting.await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            println!(
+                "portkey-sim: {name} listening on udp://{} ({})",
+                running.local_addr(),
+                running.describe()
+            );
+            wait_for_signal().await;
+            running.stop().await;
+            return Ok(());
+        }
+    };
     let common = CommonArgs::from_arg_matches(sub)?;
-    let router = (simulator.build)(sub).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let router = build(sub).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
 
     let mut builder = SimServer::builder(router)
         .listen(common.listen)
