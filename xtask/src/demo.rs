@@ -7,24 +7,49 @@
 //!
 //! Ports are fixed (the upstreams' and exporters' customary ones, shifted where they would clash
 //! with a real service) so the printed URLs are stable; the demo refuses to start if one is taken.
+//! Simulators speak HTTP over TCP (up once the port accepts connections) or UDP, like the SNMP
+//! agent (up once its port is bound: binding it ourselves fails).
 //!
 //! `--once` turns the demo into a smoke test: start everything, GET every URL once, stop, and fail
-//! unless every URL answered 200.
+//! unless every URL answered 200 with the line its row requires (e.g. `snmp_up 1`, which only a
+//! scrape that reached the simulator prints).
 
 use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::http;
 use crate::process::{Children, Output, SIMULATOR_BINARY, Workspace, port_in_use};
 
+/// How a simulator is reached, and so how the demo knows it is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Transport {
+    /// HTTP over TCP: up once the port accepts connections; serves the `/_sim/` control API.
+    Tcp,
+    /// UDP (an SNMP agent): up once the port is bound; no control API.
+    Udp,
+}
+
+impl Transport {
+    /// `TCP` or `UDP`, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        }
+    }
+}
+
 /// One simulator instance a component needs: `portkey-sim <name> --listen 127.0.0.1:<port> <args>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Simulator {
     /// The simulator's name as `portkey-sim` knows it (e.g. `pve`).
     pub name: &'static str,
+    /// Whether it listens on TCP or UDP.
+    pub transport: Transport,
     /// The port on 127.0.0.1 it listens on.
     pub port: u16,
     /// Simulator-specific flags.
@@ -38,6 +63,15 @@ pub struct ConfigFile {
     pub name: &'static str,
     /// Its full contents.
     pub contents: &'static str,
+}
+
+/// A URL to open, and what `--once` requires of the answer besides status 200.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// The URL.
+    pub url: &'static str,
+    /// A line the body must contain (exactly, or followed by a space and a timestamp).
+    pub must_contain: Option<&'static str>,
 }
 
 /// One Portkey binary in the demo.
@@ -54,7 +88,7 @@ pub struct Component {
     /// The port it listens on, waited for before the URLs are printed.
     pub port: u16,
     /// What to open in a browser (and what `--once` fetches).
-    pub urls: &'static [&'static str],
+    pub urls: &'static [Link],
 }
 
 /// The pve-exporter config used by the demo and the `pve` benchmark: a token for the simulator,
@@ -69,29 +103,62 @@ default:
 ";
 
 /// Every component of the demo. Add a row per binary.
-pub const COMPONENTS: &[Component] = &[Component {
-    binary: "pve-exporter",
-    simulators: &[Simulator {
-        name: "pve",
-        port: 18006,
-        args: &[],
-    }],
-    files: &[ConfigFile {
-        name: "pve.yml",
-        contents: PVE_CONFIG,
-    }],
-    args: &[
-        "--config.file",
-        "{demo_dir}/pve.yml",
-        "--web.listen-address",
-        "127.0.0.1:9221",
-    ],
-    port: 9221,
-    urls: &[
-        "http://127.0.0.1:9221/pve?target=127.0.0.1:18006",
-        "http://127.0.0.1:9221/metrics",
-    ],
-}];
+pub const COMPONENTS: &[Component] = &[
+    Component {
+        binary: "pve-exporter",
+        simulators: &[Simulator {
+            name: "pve",
+            transport: Transport::Tcp,
+            port: 18006,
+            args: &[],
+        }],
+        files: &[ConfigFile {
+            name: "pve.yml",
+            contents: PVE_CONFIG,
+        }],
+        args: &[
+            "--config.file",
+            "{demo_dir}/pve.yml",
+            "--web.listen-address",
+            "127.0.0.1:9221",
+        ],
+        port: 9221,
+        urls: &[
+            Link {
+                url: "http://127.0.0.1:9221/pve?target=127.0.0.1:18006",
+                must_contain: Some("pve_api_up 1"),
+            },
+            Link {
+                url: "http://127.0.0.1:9221/metrics",
+                must_contain: None,
+            },
+        ],
+    },
+    // The embedded default config (if_mib and system modules, public_v1/public_v2 auths) against
+    // the SNMP agent simulator's four interfaces.
+    Component {
+        binary: "snmp-exporter",
+        simulators: &[Simulator {
+            name: "snmp",
+            transport: Transport::Udp,
+            port: 16161,
+            args: &[],
+        }],
+        files: &[],
+        args: &["--web.listen-address", "127.0.0.1:9116"],
+        port: 9116,
+        urls: &[
+            Link {
+                url: "http://127.0.0.1:9116/snmp?target=127.0.0.1:16161&module=if_mib,system&auth=public_v2",
+                must_contain: Some("snmp_up 1"),
+            },
+            Link {
+                url: "http://127.0.0.1:9116/metrics",
+                must_contain: None,
+            },
+        ],
+    },
+];
 
 /// How long a process may take to open its port (debug builds start slowly on a busy machine).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -172,15 +239,20 @@ pub fn run(once: bool) -> Result<()> {
     }
     workspace.build(&binaries, false)?;
 
-    for port in simulators
+    for (transport, port) in simulators
         .iter()
-        .map(|s| s.port)
-        .chain(plan.components.iter().map(|c| c.port))
+        .map(|s| (s.transport, s.port))
+        .chain(plan.components.iter().map(|c| (Transport::Tcp, c.port)))
     {
-        if port_in_use(port) {
+        let taken = match transport {
+            Transport::Tcp => port_in_use(port),
+            Transport::Udp => udp_port_in_use(port),
+        };
+        if taken {
             bail!(
-                "port {port} on 127.0.0.1 is already in use (another demo still running?); \
-                 stop that first"
+                "{} port {port} on 127.0.0.1 is already in use (another demo still running?); \
+                 stop that first",
+                transport.label()
             );
         }
     }
@@ -206,7 +278,12 @@ pub fn run(once: bool) -> Result<()> {
         args.extend(simulator.args.iter().map(|arg| (*arg).to_owned()));
         println!("==> starting {label}");
         children.spawn(&label, &simulator_path, &args, &Output::Inherit)?;
-        children.wait_for_port(&label, simulator.port, START_TIMEOUT)?;
+        match simulator.transport {
+            Transport::Tcp => children.wait_for_port(&label, simulator.port, START_TIMEOUT)?,
+            Transport::Udp => {
+                wait_for_udp_port(&mut children, &label, simulator.port, START_TIMEOUT)?;
+            }
+        }
     }
     for component in &plan.components {
         let program = workspace.binary_path("debug", component.binary);
@@ -232,38 +309,89 @@ pub fn run(once: bool) -> Result<()> {
     }
 }
 
+/// Whether something is bound to UDP 127.0.0.1:`port` (binding it ourselves fails).
+pub fn udp_port_in_use(port: u16) -> bool {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_err()
+}
+
+/// Waits until UDP 127.0.0.1:`port` is bound, failing early if any child exits. A UDP simulator
+/// binds its socket when it is ready to answer, so nothing more can be checked without speaking
+/// its protocol; `--once` then checks the scrapes that go through it.
+fn wait_for_udp_port(
+    children: &mut Children,
+    name: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if udp_port_in_use(port) {
+            return Ok(());
+        }
+        if let Some((exited, status)) = children.first_exited()? {
+            bail!("{exited} exited ({status}) while waiting for {name} on UDP port {port}");
+        }
+        if Instant::now() >= deadline {
+            bail!("{name} did not bind UDP 127.0.0.1:{port} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn print_urls(components: &[&Component], simulators: &[Simulator], demo_dir: &Path) {
     println!("\n==> Portkey demo is up. Open:");
     for component in components {
-        for url in component.urls {
-            println!("    {:<20} {url}", component.binary);
+        for link in component.urls {
+            println!("    {:<20} {}", component.binary, link.url);
         }
     }
     if !simulators.is_empty() {
-        println!("\n    simulators (control API under /_sim/, e.g. /_sim/stats):");
+        println!(
+            "\n    simulators (HTTP ones answer the control API under /_sim/, e.g. /_sim/stats):"
+        );
         for simulator in simulators {
-            println!(
-                "    {:<20} http://127.0.0.1:{}/",
-                simulator.name, simulator.port
-            );
+            let address = match simulator.transport {
+                Transport::Tcp => format!("http://127.0.0.1:{}/", simulator.port),
+                Transport::Udp => format!("udp://127.0.0.1:{}", simulator.port),
+            };
+            println!("    {:<20} {address}", simulator.name);
         }
     }
     println!("\n    generated config files: {}", demo_dir.display());
 }
 
-/// `--once`: GETs every URL, prints status and the first lines, fails unless all answered 200.
+/// Whether `body` has `line` as one of its lines (optionally followed by a timestamp).
+pub fn has_line(body: &str, line: &str) -> bool {
+    body.lines().any(|l| {
+        l.strip_prefix(line)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    })
+}
+
+/// `--once`: GETs every URL, prints status and the first lines (and the required line), fails
+/// unless all answered 200 with their required line.
 fn fetch_all(components: &[&Component]) -> Result<()> {
     let mut failures = Vec::new();
-    for url in components.iter().flat_map(|c| c.urls) {
+    for link in components.iter().flat_map(|c| c.urls) {
+        let url = link.url;
         println!("\n==> GET {url}");
         match http::get(url, FETCH_TIMEOUT) {
             Ok(response) => {
                 println!("    status {}", response.status);
-                for line in response.body_text().lines().take(PREVIEW_LINES) {
+                let body = response.body_text();
+                for line in body.lines().take(PREVIEW_LINES) {
                     println!("    | {line}");
                 }
                 if response.status != 200 {
                     failures.push(format!("{url}: status {}", response.status));
+                }
+                if let Some(required) = link.must_contain {
+                    if has_line(&body, required) {
+                        println!("    ok: has `{required}`");
+                    } else {
+                        println!("    missing: `{required}`");
+                        failures.push(format!("{url}: no line `{required}` in the body"));
+                    }
                 }
             }
             Err(error) => {
@@ -273,11 +401,11 @@ fn fetch_all(components: &[&Component]) -> Result<()> {
         }
     }
     if failures.is_empty() {
-        println!("\n==> every demo URL answered 200");
+        println!("\n==> every demo URL answered 200 with what it must contain");
         Ok(())
     } else {
         bail!(
-            "demo URLs that did not answer 200:\n  {}",
+            "demo URLs that did not answer as expected:\n  {}",
             failures.join("\n  ")
         )
     }
@@ -292,6 +420,7 @@ mod tests {
             binary: "a-exporter",
             simulators: &[Simulator {
                 name: "a",
+                transport: Transport::Tcp,
                 port: 1,
                 args: &[],
             }],
@@ -305,11 +434,13 @@ mod tests {
             simulators: &[
                 Simulator {
                     name: "a",
+                    transport: Transport::Tcp,
                     port: 1,
                     args: &[],
                 },
                 Simulator {
                     name: "b",
+                    transport: Transport::Udp,
                     port: 2,
                     args: &["--flag"],
                 },
@@ -363,6 +494,24 @@ mod tests {
     }
 
     #[test]
+    fn required_lines_match_whole_samples() {
+        let body = "# HELP snmp_up x\nsnmp_up 1\nsnmp_up_total 10\n";
+        assert!(has_line(body, "snmp_up 1"));
+        assert!(has_line("snmp_up 1 1700000000000\n", "snmp_up 1"));
+        assert!(!has_line("snmp_up 10\n", "snmp_up 1"));
+        assert!(!has_line("snmp_up 0\n", "snmp_up 1"));
+    }
+
+    #[test]
+    fn udp_ports_in_use_are_seen() {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        assert!(udp_port_in_use(port));
+        drop(socket);
+        assert!(!udp_port_in_use(port));
+    }
+
+    #[test]
     fn demo_dir_is_substituted() {
         let args = expand_args(
             &["--config.file", "{demo_dir}/pve.yml"],
@@ -380,8 +529,8 @@ mod tests {
                 "port {} reused",
                 component.port
             );
-            for url in component.urls {
-                let parsed = http::parse_url(url).unwrap();
+            for link in component.urls {
+                let parsed = http::parse_url(link.url).unwrap();
                 assert_eq!(parsed.authority, format!("127.0.0.1:{}", component.port));
             }
             for file in component.files {
