@@ -7,6 +7,7 @@
 //! also holds a permit of the target's process-wide limit. Results are merged into one OID map in
 //! work-list order, so output never depends on completion order.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -34,6 +35,18 @@ pub struct WalkParams {
     pub allow_nonincreasing_oids: bool,
 }
 
+impl WalkParams {
+    /// A module's walk parameters.
+    pub fn of(module: &crate::config::Module) -> WalkParams {
+        WalkParams {
+            max_repetitions: module.max_repetitions,
+            retries: module.retries,
+            timeout: module.timeout,
+            allow_nonincreasing_oids: module.allow_nonincreasing_oids,
+        }
+    }
+}
+
 /// What one work item fetches.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
@@ -41,6 +54,9 @@ pub enum Work {
     Get(Vec<Oid>),
     /// Walk of a subtree.
     Walk(Oid),
+    /// Walk of a dynamic filter's column: it selects indexes and is not rendered
+    /// ([`crate::filter`]).
+    Filter(Oid),
 }
 
 /// One entry of the work list.
@@ -59,25 +75,121 @@ pub struct Item {
 }
 
 impl Item {
-    /// The `collector` label: `get`, or the walk root.
+    /// The `collector` label: `get`, the walk root, or `filter:<oid>`.
     pub fn collector(&self) -> String {
         match &self.work {
             Work::Get(_) => "get".to_owned(),
             Work::Walk(root) => root.to_string(),
+            Work::Filter(oid) => format!("filter:{oid}"),
         }
     }
 }
 
-/// Builds the de-duplicated work list for a request (modules in request order).
-pub fn plan(modules: &[(usize, &crate::config::Module, usize, Version)]) -> Vec<Item> {
+/// One requested module as the planner sees it: its (possibly filter-rewritten) lists.
+#[derive(Debug, Clone)]
+pub struct PlanEntry<'a> {
+    /// Index of the module in request order.
+    pub module: usize,
+    /// Index of the session (credentials) it uses.
+    pub session: usize,
+    /// The session's SNMP version.
+    pub version: Version,
+    /// The module's walk parameters.
+    pub params: WalkParams,
+    /// Subtree roots.
+    pub walk: Cow<'a, [Oid]>,
+    /// Instance OIDs.
+    pub get: Cow<'a, [Oid]>,
+    /// Dynamic filters.
+    pub filters: &'a [crate::config::Filter],
+}
+
+impl<'a> PlanEntry<'a> {
+    /// The entry of `module` as configured.
+    pub fn new(
+        index: usize,
+        module: &'a crate::config::Module,
+        session: usize,
+        version: Version,
+    ) -> PlanEntry<'a> {
+        PlanEntry {
+            module: index,
+            session,
+            version,
+            params: WalkParams::of(module),
+            walk: Cow::Borrowed(&module.walk),
+            get: Cow::Borrowed(&module.get),
+            filters: &module.filters,
+        }
+    }
+}
+
+/// The walks of dynamic filter columns, run before everything else (modules in request order).
+///
+/// One walk per distinct (session, column). A column that is also an uncovered walk root of a
+/// module on that session and restricted by no filter is walked once, as that root: the item is
+/// an ordinary [`Work::Walk`] whose varbinds are rendered, and [`plan`]'s list must skip it.
+pub fn plan_filters(modules: &[PlanEntry<'_>]) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    for entry in modules {
+        for filter in entry.filters {
+            let session = entry.session;
+            if items
+                .iter()
+                .any(|i| i.session == session && i.work_oid() == Some(&filter.oid))
+            {
+                continue;
+            }
+            let same_session = || modules.iter().filter(|e| e.session == session);
+            let restricted = same_session()
+                .flat_map(|e| e.filters.iter())
+                .any(|f| f.targets.contains(&filter.oid));
+            let covered = same_session()
+                .flat_map(|e| e.walk.iter())
+                .any(|root| filter.oid.is_strictly_under(root));
+            let owner = same_session().find(|e| e.walk.contains(&filter.oid));
+            let item = match owner {
+                Some(owner) if !restricted && !covered => Item {
+                    work: Work::Walk(filter.oid.clone()),
+                    module: owner.module,
+                    session,
+                    params: owner.params,
+                    version: owner.version,
+                },
+                _ => Item {
+                    work: Work::Filter(filter.oid.clone()),
+                    module: entry.module,
+                    session,
+                    params: entry.params,
+                    version: entry.version,
+                },
+            };
+            items.push(item);
+        }
+    }
+    items
+}
+
+impl Item {
+    fn work_oid(&self) -> Option<&Oid> {
+        match &self.work {
+            Work::Walk(oid) | Work::Filter(oid) => Some(oid),
+            Work::Get(_) => None,
+        }
+    }
+}
+
+/// Builds the de-duplicated work list for a request (modules in request order). Walks already
+/// done (as (session, root)) are left out.
+pub fn plan(modules: &[PlanEntry<'_>], done: &[Item]) -> Vec<Item> {
     let mut items: Vec<Item> = Vec::new();
     // Roots per session, to drop work already covered by another requested root.
     let mut roots: HashMap<usize, Vec<Oid>> = HashMap::new();
-    for (_, module, session, _) in modules {
+    for entry in modules {
         roots
-            .entry(*session)
+            .entry(entry.session)
             .or_default()
-            .extend(module.walk.iter().cloned());
+            .extend(entry.walk.iter().cloned());
     }
     let covered = |session: usize, oid: &Oid, own: Option<&Oid>| {
         roots.get(&session).is_some_and(|all| {
@@ -85,17 +197,19 @@ pub fn plan(modules: &[(usize, &crate::config::Module, usize, Version)]) -> Vec<
                 .any(|root| Some(root) != own && oid.is_strictly_under(root))
         })
     };
-    let mut seen_walks: Vec<(usize, Oid)> = Vec::new();
+    let mut seen_walks: Vec<(usize, Oid)> = done
+        .iter()
+        .filter_map(|i| match &i.work {
+            Work::Walk(root) => Some((i.session, root.clone())),
+            _ => None,
+        })
+        .collect();
     let mut seen_gets: Vec<(usize, Oid)> = Vec::new();
-    for (index, module, session, version) in modules {
-        let params = WalkParams {
-            max_repetitions: module.max_repetitions,
-            retries: module.retries,
-            timeout: module.timeout,
-            allow_nonincreasing_oids: module.allow_nonincreasing_oids,
-        };
+    for entry in modules {
+        let (index, session, version, params) =
+            (&entry.module, &entry.session, &entry.version, entry.params);
         let mut gets = Vec::new();
-        for oid in &module.get {
+        for oid in entry.get.iter() {
             if covered(*session, oid, None)
                 || roots
                     .get(session)
@@ -116,7 +230,7 @@ pub fn plan(modules: &[(usize, &crate::config::Module, usize, Version)]) -> Vec<
                 version: *version,
             });
         }
-        for root in &module.walk {
+        for root in entry.walk.iter() {
             if seen_walks.contains(&(*session, root.clone())) || covered(*session, root, Some(root))
             {
                 continue;
@@ -284,7 +398,9 @@ async fn run_item(runner: &Runner<'_>, item: Item) -> Outcome {
     let session = runner.sessions[item.session].as_ref();
     let result = match &item.work {
         Work::Get(oids) => get_all(runner, session, &item, oids, &mut counters, &mut kept).await,
-        Work::Walk(root) => walk(runner, session, &item, root, &mut counters, &mut kept).await,
+        Work::Walk(root) | Work::Filter(root) => {
+            walk(runner, session, &item, root, &mut counters, &mut kept).await
+        }
     };
     let failure = result.err();
     if let Some(failure) = &failure {
@@ -483,9 +599,13 @@ async fn walk(
 }
 
 /// Merges outcomes' varbinds into one map in work-list order (later duplicates replace earlier).
+/// Filter column walks only select indexes and are left out (upstream does not render them).
 pub fn merge(outcomes: &[Outcome]) -> BTreeMap<Oid, Value> {
     let mut map = BTreeMap::new();
-    for outcome in outcomes {
+    for outcome in outcomes
+        .iter()
+        .filter(|o| !matches!(o.item.work, Work::Filter(_)))
+    {
         for vb in &outcome.varbinds {
             map.insert(vb.oid.clone(), vb.value.clone());
         }

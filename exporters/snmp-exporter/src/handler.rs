@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::client::{ClientError, Session, SessionParams, Transport};
 use crate::collect::{self, Failure, Runner};
 use crate::config::{Auth, Config, Module};
+use crate::filter::Selection;
 use crate::render::{Families, RenderOptions, render_module};
 use crate::text::{self, FamilyType};
 
@@ -153,14 +154,16 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
         "snmp_context",
         "'snmp_context' parameter must only be specified once",
     )?;
-    let engine_id = single(
+    let engine_id_text = single(
         "snmp_engineid",
         "'snmp_engineid' parameter must only be specified once",
-    )?
-    .map(|hex| {
-        decode_hex(&hex).ok_or_else(|| BadRequest::new(format!("invalid snmp_engineid '{hex}'")))
-    })
-    .transpose()?;
+    )?;
+    let engine_id = engine_id_text
+        .as_deref()
+        .map(|hex| {
+            decode_hex(hex).ok_or_else(|| BadRequest::new(format!("invalid snmp_engineid '{hex}'")))
+        })
+        .transpose()?;
     let debug_packets = params
         .all("snmp_debug_packets")
         .any(|v| v.eq_ignore_ascii_case("true"));
@@ -181,6 +184,26 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
         }
     } else if params.all("auth").next().is_some() {
         tracing::debug!(auth = %auth, "auth parameter ignored: every requested module carries its own auth");
+    }
+    if let Some(text) = &engine_id_text {
+        let uses_v3 = modules.iter().any(|m| {
+            let module = &config.modules[m];
+            let auth = module
+                .flat_auth
+                .as_ref()
+                .or_else(|| config.auths.get(&auth));
+            auth.is_some_and(|a| a.version == crate::config::Version::V3)
+        });
+        if uses_v3 {
+            // Sending the agent's own engine ID instead would query the proxy agent itself
+            // rather than the sub-agent the caller named: wrong data under the right labels.
+            return Err(BadRequest::new(format!(
+                "snmp_engineid '{text}' cannot be honoured: {ENGINE_ID_UNSUPPORTED}"
+            )));
+        }
+        tracing::debug!(
+            "snmp_engineid ignored: it only applies to SNMPv3 and no requested module uses v3"
+        );
     }
     for name in &modules {
         let module = &config.modules[name];
@@ -211,6 +234,9 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
     })
 }
 
+/// Why `snmp_engineid` is refused for v3 requests (also in the crate docs).
+pub const ENGINE_ID_UNSUPPORTED: &str = "the SNMP library (async-snmp 0.18.1) always sends the agent's own engine ID as the context engine ID, so a proxied engine cannot be addressed; select a context of the agent itself with snmp_context or context_name";
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.strip_prefix("0x").unwrap_or(text);
     if text.is_empty() || !text.len().is_multiple_of(2) {
@@ -236,10 +262,27 @@ pub async fn snmp(
             return refused.into_response();
         }
     };
-    state.metrics.in_flight.add(&[], 1.0);
+    // A client that goes away drops this future mid-scrape (which is what stops the SNMP work);
+    // the guard still takes the request off the gauge.
+    let _in_flight = InFlight::enter(state.metrics.in_flight.clone());
     let body = scrape(&state, &config, &request, &headers).await;
-    state.metrics.in_flight.add(&[], -1.0);
     text_response(body, &headers)
+}
+
+/// One request on `snmp_request_in_flight`, for as long as it lives.
+struct InFlight(Arc<portkey_kit::metrics::ValueFamily>);
+
+impl InFlight {
+    fn enter(gauge: Arc<portkey_kit::metrics::ValueFamily>) -> InFlight {
+        gauge.add(&[], 1.0);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.add(&[], -1.0);
+    }
 }
 
 fn text_response(body: String, headers: &HeaderMap) -> Response {
@@ -334,7 +377,6 @@ pub async fn scrape(
         };
         planned.push((index, *module, session, auth.version));
     }
-    let items = collect::plan(&planned);
 
     let mut sessions: Vec<Box<dyn Session>> = Vec::with_capacity(session_params.len());
     let mut open_errors: Vec<Option<ClientError>> = Vec::with_capacity(session_params.len());
@@ -369,7 +411,37 @@ pub async fn scrape(
         target: &request.raw_target,
         packet_times: std::sync::Mutex::new(Vec::new()),
     };
-    let outcomes = collect::run(&runner, items, concurrency).await;
+    // Dynamic filters first: their column walks decide what the modules fetch (crate::filter).
+    let entries: Vec<collect::PlanEntry<'_>> = planned
+        .iter()
+        .map(|(index, module, session, version)| {
+            collect::PlanEntry::new(*index, module, *session, *version)
+        })
+        .collect();
+    let filter_items = collect::plan_filters(&entries);
+    let mut outcomes = if filter_items.is_empty() {
+        Vec::new()
+    } else {
+        collect::run(&runner, filter_items.clone(), concurrency).await
+    };
+    let selections: Vec<Selection> = entries
+        .iter()
+        .map(|entry| select(entry, &outcomes, &request.raw_target))
+        .collect();
+    let entries: Vec<collect::PlanEntry<'_>> = entries
+        .into_iter()
+        .zip(&selections)
+        .map(|(mut entry, selection)| {
+            if !selection.is_empty() {
+                let (walk, get) = selection.rewrite(&entry.walk, &entry.get);
+                entry.walk = walk.into();
+                entry.get = get.into();
+            }
+            entry
+        })
+        .collect();
+    let items = collect::plan(&entries, &filter_items);
+    outcomes.extend(collect::run(&runner, items, concurrency).await);
     for rtt in runner
         .packet_times
         .lock()
@@ -388,7 +460,7 @@ pub async fn scrape(
         .filter(|o| o.failure.is_some())
         .filter_map(|o| match &o.item.work {
             collect::Work::Walk(root) => Some(root.clone()),
-            collect::Work::Get(_) => None,
+            collect::Work::Get(_) | collect::Work::Filter(_) => None,
         })
         .collect();
 
@@ -396,22 +468,29 @@ pub async fn scrape(
         wrap_large_counters: state.wrap_large_counters,
     };
     let mut families = Families::default();
-    let mut rendered: Vec<&crate::config::Metric> = Vec::new();
+    let mut rendered: Vec<(&crate::config::Metric, &Selection)> = Vec::new();
     let mut per_module_duplicates = Vec::with_capacity(modules.len());
-    for (_, module) in &modules {
+    for ((_, module), selection) in modules.iter().zip(&selections) {
         // A metric defined identically in an earlier requested module (sysUpTime in if_mib and
-        // system) is one series, not a duplicate.
+        // system) is one series, not a duplicate — unless filters gave the two different rows.
         let skip: HashSet<usize> = module
             .metrics
             .iter()
             .enumerate()
-            .filter(|(_, m)| rendered.contains(m))
+            .filter(|(_, m)| rendered.contains(&(*m, selection)))
             .map(|(i, _)| i)
             .collect();
         let before = families.stats.duplicates;
-        render_module(module, &pdus, &failed_roots, options, &skip, &mut families);
+        let filtered;
+        let view = if selection.is_empty() {
+            &pdus
+        } else {
+            filtered = selection.apply(&pdus);
+            &filtered
+        };
+        render_module(module, view, &failed_roots, options, &skip, &mut families);
         per_module_duplicates.push(families.stats.duplicates - before);
-        rendered.extend(module.metrics.iter());
+        rendered.extend(module.metrics.iter().map(|m| (m, selection)));
     }
 
     // Accounting: packets the walk loop sent, plus session-level extras (v3 discovery, re-sync)
@@ -423,10 +502,16 @@ pub async fn scrape(
     let mut answered = false;
     for outcome in &outcomes {
         let m = outcome.item.module;
-        pdus_by_module[m] += outcome.pdus;
-        packets_by_module[m] += outcome.packets;
-        retried_by_module[m] += outcome.retried;
-        attempts_by_session[outcome.item.session] += outcome.packets;
+        if !matches!(outcome.item.work, collect::Work::Filter(_)) {
+            // Filter columns only select rows; upstream does not count them as returned PDUs.
+            pdus_by_module[m] += outcome.pdus;
+        }
+        if open_errors[outcome.item.session].is_none() {
+            // A session that could not be opened (e.g. the name did not resolve) sent nothing.
+            packets_by_module[m] += outcome.packets;
+            retried_by_module[m] += outcome.retried;
+            attempts_by_session[outcome.item.session] += outcome.packets;
+        }
         answered |= outcome.answered;
         if let Some(failure) = &outcome.failure {
             state
@@ -540,7 +625,19 @@ pub async fn scrape(
         if answered { 1.0 } else { 0.0 },
     );
     if !answered && open_errors.iter().all(Option::is_none) {
-        tracing::warn!(target = %request.raw_target, "no response: check community, ACL, port");
+        if session_params
+            .iter()
+            .any(|p| p.auth.version == crate::config::Version::V3)
+        {
+            // net-snmp drops v3 requests it cannot decrypt or whose context it does not know,
+            // without a Report.
+            tracing::warn!(
+                target = %request.raw_target,
+                "no response: check ACL, port, priv_password and priv_protocol, context name"
+            );
+        } else {
+            tracing::warn!(target = %request.raw_target, "no response: check community, ACL, port");
+        }
     }
 
     let total_packets: u64 = packets_by_module.iter().sum();
@@ -553,6 +650,35 @@ pub async fn scrape(
         .unexpected_pdu_types
         .add(&[], stats.unexpected_types as f64);
     text::write(&mut list)
+}
+
+/// The rows `entry`'s filters select, from the filter walks in `outcomes`. A filter whose walk
+/// failed restricts nothing (upstream: "won't do any filter on this oid").
+fn select(
+    entry: &collect::PlanEntry<'_>,
+    outcomes: &[collect::Outcome],
+    target: &str,
+) -> Selection {
+    let mut selection = Selection::default();
+    for filter in entry.filters {
+        let walked = outcomes.iter().find(|o| {
+            o.item.session == entry.session
+                && matches!(&o.item.work, collect::Work::Walk(oid) | collect::Work::Filter(oid) if *oid == filter.oid)
+        });
+        match walked {
+            Some(outcome) if outcome.failure.is_none() => {
+                let indexes = crate::filter::selected_indexes(filter, &outcome.varbinds);
+                tracing::debug!(target, column = %filter.oid, selected = indexes.len(), "dynamic filter evaluated");
+                selection.restrict(filter, &indexes);
+            }
+            _ => tracing::info!(
+                target,
+                column = %filter.oid,
+                "filter column could not be walked; its targets are fetched unfiltered"
+            ),
+        }
+    }
+    selection
 }
 
 fn log_failure(request: &ScrapeRequest, collector: &str, failure: &Failure) {

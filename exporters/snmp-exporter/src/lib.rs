@@ -15,13 +15,36 @@
 //!   parallelism, the per-target limit and PDU accounting.
 //! - [`render`]: PDUs → samples (indexes, lookups, types), [`text`]: client_golang's text format
 //!   with Go float formatting, [`strptime`]: dates for `ParseDateAndTime`.
+//! - [`filter`]: dynamic `filters` — the filter column is walked first, the target columns are
+//!   then fetched (GETs instead of walks) and rendered only for the selected rows.
 //! - [`handler`]: `/snmp` request validation and the scrape; [`app`], [`cli`],
 //!   [`self_metrics`]: wiring, flags, `/config`, reloads and `/metrics`.
+//!
+//! SNMPv3 specifics:
+//!
+//! - `snmp_context` (or an auth's `context_name`) is sent as the v3 contextName.
+//! - `snmp_engineid` is **not honoured**: async-snmp 0.18.1 always puts the authoritative engine
+//!   ID it discovered into the scoped PDU's contextEngineID and offers no way to set another, and
+//!   building and securing v3 messages outside the library (HMAC, privacy, time windows, response
+//!   validation) is not worth the risk for this one parameter. Quietly sending the agent's own
+//!   engine ID would read the proxy agent's data instead of the proxied engine's, so a request
+//!   that uses v3 credentials and carries a (valid hex) `snmp_engineid` is refused with HTTP 400
+//!   `snmp_engineid '<x>' cannot be honoured: …` (counted in `snmp_request_errors_total`). For
+//!   v1/v2c-only requests the parameter is ignored, as upstream does.
+//! - A wrong auth password or auth protocol, or an unknown user, is reported by the agent with an
+//!   unauthenticated Report (usmStatsWrongDigests, usmStatsUnknownUserNames); the request ends
+//!   at once, classified `auth`, and the log names the counter. net-snmp stays silent on a wrong
+//!   priv password and on an unknown context name, so those remain timeouts.
+//! - Engine ID, boots and time are cached per target. A restarted agent (same engine ID, new
+//!   boots) is re-synchronised from its authenticated notInTimeWindow Report within the request;
+//!   after a timeout the next attempt re-discovers the engine first (once per scrape), so an
+//!   agent that came back with a new engine ID is picked up by the retry.
 pub mod app;
 pub mod cli;
 pub mod client;
 pub mod collect;
 pub mod config;
+pub mod filter;
 pub mod handler;
 pub mod oid;
 pub mod render;

@@ -10,11 +10,13 @@
 //! * v3 engine IDs, boots and time live in one process-wide `EngineCache`, so only the first scrape
 //!   of a target pays the discovery exchange.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_snmp::v3::ReportStatus;
 use async_snmp::{
     AuthProtocol, BuiltinTransport, Candidate, ClientBuilder, DesSaltState, EngineCache, ErrorKind,
     PersistedDesSaltState, PrivProtocol, RequestRegistration, Retry, UdpTransport, UsmConfig,
@@ -37,6 +39,8 @@ pub struct AsyncSnmpConnector {
     udp_v4: OnceCell<UdpTransport>,
     udp_v6: OnceCell<UdpTransport>,
     engines: Arc<EngineCache>,
+    /// v3 targets whose last request timed out: their engine is re-discovered before the next.
+    suspects: Arc<std::sync::Mutex<HashSet<SocketAddr>>>,
     des: OnceCell<DesSaltState>,
 }
 
@@ -194,22 +198,43 @@ impl Connector for AsyncSnmpConnector {
                 // longer than any attempt.
                 .request_timeout(Duration::from_secs(3600))
                 .max_oids_per_request(u16::MAX as usize)
-                .engine_cache(self.engines.clone());
+                .engine_cache(self.engines.clone())
+                // net-snmp (and RFC 3414 §3.2 step 6) answers a wrong digest, an unknown user or a
+                // decryption failure with an *unauthenticated* Report: the agent cannot sign with
+                // keys it just failed to verify. The library drops such Reports on authenticated
+                // sessions unless this is on, so the request would end as a timeout after every
+                // retry. With it on they end the request at once as an auth failure naming the usm
+                // counter (what gosnmp, hence upstream, and net-snmp's tools do). Data responses
+                // still have to be authenticated at the session's level; the one extra thing an
+                // unauthenticated Report can do is supply boots/time for one corrected packet of
+                // the same request, never stored (see the library's docs), and replies must still
+                // come from the target's address unless `use_unconnected_udp_socket` is set.
+                .allow_unauthenticated_v3_time_correction(true);
             if params.auth.version == Version::V3
                 && params.auth.security_level == SecurityLevel::AuthPriv
                 && params.auth.priv_protocol == "DES"
             {
                 builder = builder.des_salt_state(self.des_state()?);
             }
-            if params.context_engine_id.is_some() {
-                tracing::debug!(
-                    "snmp_engineid is accepted but the SNMP library always uses the authoritative engine ID as context engine ID"
-                );
+            if params.context_engine_id.is_some() && params.auth.version == Version::V3 {
+                // The handler refuses such requests; never fall back to the agent's own
+                // context engine silently.
+                return Err(ClientError::Other(format!(
+                    "snmp_engineid: {}",
+                    crate::handler::ENGINE_ID_UNSUPPORTED
+                )));
             }
             let client = builder
                 .build_with_transport(transport)
                 .map_err(|e| map_error(&e))?;
-            Ok(Box::new(LibrarySession { client, sent, peer }) as Box<dyn Session>)
+            Ok(Box::new(LibrarySession {
+                client,
+                sent,
+                peer,
+                v3: params.auth.version == Version::V3,
+                suspects: self.suspects.clone(),
+                rediscovered: tokio::sync::Mutex::new(false),
+            }) as Box<dyn Session>)
         }
         .boxed()
     }
@@ -284,6 +309,9 @@ struct LibrarySession {
     client: async_snmp::Client<Counting>,
     sent: Arc<AtomicU64>,
     peer: SocketAddr,
+    v3: bool,
+    suspects: Arc<std::sync::Mutex<HashSet<SocketAddr>>>,
+    rediscovered: tokio::sync::Mutex<bool>,
 }
 
 fn to_library(oids: &[Oid]) -> Vec<async_snmp::Oid> {
@@ -323,8 +351,40 @@ fn convert_value(value: async_snmp::Value) -> Value {
     }
 }
 
+/// The usm (or other) statistics counter a v3 Report names, as `snmp_exporter` users know it
+/// from net-snmp's `snmpget` and the USM MIB.
+fn report_counter(status: &ReportStatus) -> String {
+    match status {
+        ReportStatus::UnsupportedSecurityLevel { .. } => "usmStatsUnsupportedSecLevels".to_owned(),
+        ReportStatus::NotInTimeWindow { .. } => "usmStatsNotInTimeWindows".to_owned(),
+        ReportStatus::UnknownUserName { .. } => "usmStatsUnknownUserNames".to_owned(),
+        ReportStatus::UnknownEngineId { .. } => "usmStatsUnknownEngineIDs".to_owned(),
+        ReportStatus::WrongDigest { .. } => "usmStatsWrongDigests".to_owned(),
+        ReportStatus::DecryptionError { .. } => "usmStatsDecryptionErrors".to_owned(),
+        ReportStatus::Other { oid, .. } => {
+            let text = oid.to_string();
+            text.strip_prefix('.').unwrap_or(&text).to_owned()
+        }
+        // `ReportStatus` is non-exhaustive.
+        _ => "unknown report".to_owned(),
+    }
+}
+
 fn map_error(error: &async_snmp::Error) -> ClientError {
     let message = error.to_string();
+    if let async_snmp::Error::Report { status, .. } = error.exchange_source() {
+        // e.g. "usmStatsWrongDigests (wrong digest (counter 3)): wrong auth password".
+        let hint = match **status {
+            ReportStatus::WrongDigest { .. } => ": wrong auth password or auth protocol",
+            ReportStatus::UnknownUserName { .. } => ": the agent has no such user",
+            ReportStatus::DecryptionError { .. } => ": wrong priv password or priv protocol",
+            ReportStatus::UnsupportedSecurityLevel { .. } => {
+                ": the user does not allow this security_level"
+            }
+            _ => "",
+        };
+        return ClientError::Auth(format!("{} ({status}){hint}", report_counter(status)));
+    }
     match error.kind() {
         ErrorKind::Timeout | ErrorKind::ConstructionTimeout => ClientError::Timeout,
         ErrorKind::Network | ErrorKind::Closed => ClientError::Io(message),
@@ -346,7 +406,7 @@ fn into_response(
             error_index: 0,
             varbinds: from_library(varbinds),
         }),
-        Err(error) => match &*error {
+        Err(error) => match error.exchange_source() {
             async_snmp::Error::Snmp { status, index, .. } => Ok(Response {
                 error_status: status.as_i32().max(0) as u32,
                 error_index: *index,
@@ -366,6 +426,53 @@ where
         .unwrap_or(Err(ClientError::Timeout))
 }
 
+impl LibrarySession {
+    /// One attempt, bounded by `timeout`. For v3, a target whose last request timed out gets its
+    /// engine re-discovered first (once per session, i.e. per scrape): an agent that came back
+    /// with a new engine ID answers requests made for the old one with an unknownEngineID Report
+    /// the library cannot authenticate and drops, so without this every later scrape would time
+    /// out until the process restarts. (A new boots/time under the same engine ID needs nothing
+    /// here: the library re-synchronises on the authenticated notInTimeWindow Report.)
+    async fn attempt<F>(&self, timeout: Duration, work: F) -> Result<Response, ClientError>
+    where
+        F: Future<Output = Result<Response, ClientError>>,
+    {
+        let result = bounded(timeout, async {
+            if self.v3 {
+                self.rediscover_if_suspect().await?;
+            }
+            work.await
+        })
+        .await;
+        if self.v3 && result == Err(ClientError::Timeout) {
+            lock(&self.suspects).insert(self.peer);
+        }
+        result
+    }
+
+    async fn rediscover_if_suspect(&self) -> Result<(), ClientError> {
+        // Concurrent requests of this scrape wait here, then use the replaced engine.
+        let mut done = self.rediscovered.lock().await;
+        if *done || !lock(&self.suspects).contains(&self.peer) {
+            return Ok(());
+        }
+        *done = true;
+        tracing::debug!(peer = %self.peer, "re-discovering the SNMPv3 engine after a timeout");
+        self.client
+            .rediscover_engine()
+            .await
+            .map_err(|e| map_error(&e))?;
+        lock(&self.suspects).remove(&self.peer);
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Session for LibrarySession {
     fn get<'a>(
         &'a self,
@@ -374,7 +481,7 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            bounded(timeout, async {
+            self.attempt(timeout, async {
                 into_response(self.client.get_many(&oids).await.map(|r| r.varbinds))
             })
             .await
@@ -389,7 +496,7 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            bounded(timeout, async {
+            self.attempt(timeout, async {
                 into_response(self.client.get_next_many(&oids).await.map(|r| r.varbinds))
             })
             .await
@@ -406,7 +513,7 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            bounded(timeout, async {
+            self.attempt(timeout, async {
                 into_response(
                     self.client
                         .get_bulk(&oids, non_repeaters, max_repetitions)

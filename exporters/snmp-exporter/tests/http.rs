@@ -344,3 +344,210 @@ async fn config_endpoint_masks_secrets_and_reload_keeps_the_old_config_on_error(
     }
     assert!(exporter.state.config().modules.contains_key("m4"));
 }
+
+#[tokio::test]
+async fn snmp_engineid_is_refused_for_v3_and_ignored_for_community_auths() {
+    let yaml = "auths:\n  public_v2:\n    community: public\n  v3:\n    version: 3\n    username: u\n    security_level: authNoPriv\n    password: longenough\nmodules:\n  m:\n    walk: [1.3.6.1.2.1.2]\n";
+    let (exporter, agent) = fake(Some(yaml), &[], FakeAgent::new(recorded_walk())).await;
+    let (status, body) = exporter
+        .get("/snmp?target=h&module=m&auth=v3&snmp_engineid=0x80001f8880aabbcc")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.starts_with("snmp_engineid '0x80001f8880aabbcc' cannot be honoured: the SNMP library"),
+        "{body}"
+    );
+    assert_eq!(agent.requests.load(Ordering::SeqCst), 0, "never contacted");
+    assert_eq!(exporter.state.metrics.request_errors.get(&[]), Some(1.0));
+    // A v2c request has no context engine: upstream ignores the parameter, and so do we.
+    let (status, text) = exporter
+        .get("/snmp?target=h&module=m&snmp_engineid=80001f8880aabbcc")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(samples(&text, "snmp_up").len(), 1);
+}
+
+#[tokio::test]
+async fn too_big_halves_max_repetitions_until_the_agent_answers() {
+    let (plain, _) = fake(None, &[], FakeAgent::new(recorded_walk())).await;
+    let (reference_status, reference) = plain.get("/snmp?target=h").await;
+    assert_eq!(reference_status, 200);
+
+    let mut agent = FakeAgent::new(recorded_walk());
+    agent.too_big_above = Some(5);
+    let (exporter, agent) = fake(None, &[], agent).await;
+    let (status, text) = exporter.get("/snmp?target=h").await;
+    assert_eq!(status, 200);
+    // 25 → 12 → 6 → 3 on both walks; then every GETBULK asks for 3.
+    let answered = agent.answered_repetitions.lock().unwrap().clone();
+    assert!(answered.iter().all(|&n| n == 3), "{answered:?}");
+    let series = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("snmp_scrape_") && !l.starts_with("# "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(series(&text), series(&reference), "no data lost");
+    assert_eq!(value(&text, "snmp_scrape_pdus_returned"), Some(162.0));
+    assert!(
+        value(&text, "snmp_scrape_packets_sent") > value(&reference, "snmp_scrape_packets_sent")
+    );
+
+    // An agent that says tooBig even to max-repetitions 1: those walks fail, the GET survives.
+    let mut agent = FakeAgent::new(recorded_walk());
+    agent.too_big_above = Some(0);
+    let (exporter, agent) = fake(None, &[], agent).await;
+    let (_, text) = exporter.get("/snmp?target=h").await;
+    for root in ["1.3.6.1.2.1.2", "1.3.6.1.2.1.31.1.1"] {
+        assert_eq!(
+            value(
+                &text,
+                &format!("snmp_scrape_collector_success{{collector=\"{root}\"}}")
+            ),
+            Some(0.0),
+            "{text}"
+        );
+    }
+    assert!(value(&text, "sysUpTime").is_some(), "{text}");
+    assert_eq!(value(&text, "snmp_up"), Some(1.0));
+    // 25, 12, 6, 3, 1 per walk, plus the GET.
+    assert_eq!(agent.requests.load(Ordering::SeqCst), 11);
+    assert_eq!(
+        exporter
+            .state
+            .metrics
+            .walk_failures
+            .get(&["if_mib", "error_status"]),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn an_agent_repeating_the_requested_oid_fails_that_walk_only() {
+    let agent = FakeAgent::new(recorded_walk());
+    agent.repeat_requested_under("1.3.6.1.2.1.2", 0);
+    let (exporter, _) = fake(None, &[], agent).await;
+    let (status, text) = exporter.get("/snmp?target=h").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.2\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.31.1.1\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        exporter
+            .state
+            .metrics
+            .walk_failures
+            .get(&["if_mib", "not_increasing"]),
+        Some(1.0)
+    );
+    // The first batch of the failed subtree (ifNumber and the ifTable columns up to
+    // ifPhysAddress) is kept, the rest of that subtree is missing, the ifXTable is complete.
+    assert_eq!(value(&text, "ifNumber"), Some(4.0));
+    assert_eq!(samples(&text, "ifMtu").len(), 4, "{text}");
+    assert!(samples(&text, "ifAdminStatus").is_empty());
+    assert!(samples(&text, "ifOutQLen").is_empty());
+    assert_eq!(samples(&text, "ifHCInOctets").len(), 4);
+
+    // allow_nonincreasing_oids: the repeated OID is accepted and the walk goes on.
+    let mut config = default::config();
+    config
+        .modules
+        .get_mut("if_mib")
+        .unwrap()
+        .allow_nonincreasing_oids = true;
+    let agent = FakeAgent::new(recorded_walk());
+    agent.repeat_requested_under("1.3.6.1.2.1.2", 0);
+    let yaml = emit(&config, Layout::Split, false);
+    let (exporter, _) = fake(Some(&yaml), &[], agent).await;
+    let (_, text) = exporter.get("/snmp?target=h").await;
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.2\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(samples(&text, "ifOutQLen").len(), 4);
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_stops_the_snmp_work() {
+    let mut config = default::config();
+    config.modules.get_mut("if_mib").unwrap().max_repetitions = 1;
+    let yaml = emit(&config, Layout::Split, false);
+    let mut agent = FakeAgent::new(recorded_walk());
+    // ~160 sequential requests of 50 ms: 8 s if nobody stops them.
+    agent.latency = Duration::from_millis(50);
+    let (exporter, agent) = fake(Some(&yaml), &["--snmp.walk-concurrency", "1"], agent).await;
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .get(format!("{}/snmp?target=h", exporter.url))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up first");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_disconnect = agent.requests.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = agent.requests.load(Ordering::SeqCst);
+    assert_eq!(
+        later, after_disconnect,
+        "no SNMP request after the client went away"
+    );
+    assert!(after_disconnect < 20, "{after_disconnect}");
+    let (_, metrics) = exporter.get("/metrics").await;
+    assert!(metrics.contains("snmp_request_in_flight 0\n"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_filter_whose_column_cannot_be_walked_leaves_its_targets_unfiltered() {
+    let yaml = "auths:\n  public_v2:\n    community: public\nmodules:\n  m:\n    walk: [1.3.6.1.2.1.2.2.1.4]\n    timeout: 100ms\n    retries: 0\n    metrics:\n    - name: ifMtu\n      oid: 1.3.6.1.2.1.2.2.1.4\n      type: gauge\n      indexes:\n      - labelname: ifIndex\n        type: gauge\n    filters:\n    - oid: 1.3.6.1.2.1.2.2.1.8\n      targets: [1.3.6.1.2.1.2.2.1.4]\n      values: ['^1$']\n";
+    let (exporter, _) = fake(Some(yaml), &[], FakeAgent::new(recorded_walk())).await;
+    let (_, text) = exporter.get("/snmp?target=h&module=m").await;
+    // lo and eth0 are up in the recording: two GETs' worth of rows, no walk of ifMtu.
+    assert_eq!(samples(&text, "ifMtu").len(), 2, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"filter:1.3.6.1.2.1.2.2.1.8\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("collector=\"1.3.6.1.2.1.2.2.1.4\""),
+        "{text}"
+    );
+    assert_eq!(value(&text, "snmp_scrape_pdus_returned"), Some(2.0));
+
+    let agent = FakeAgent::new(recorded_walk());
+    agent.go_silent_under("1.3.6.1.2.1.2.2.1.8", 0);
+    let (exporter, _) = fake(Some(yaml), &[], agent).await;
+    let (status, text) = exporter.get("/snmp?target=h&module=m").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"filter:1.3.6.1.2.1.2.2.1.8\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(samples(&text, "ifMtu").len(), 4, "{text}");
+    assert_eq!(value(&text, "snmp_up"), Some(1.0));
+}

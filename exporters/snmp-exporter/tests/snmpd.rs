@@ -217,3 +217,343 @@ async fn unreachable_target_answers_200_with_snmp_up_0_within_the_deadline() {
     );
     drop(silent);
 }
+
+const V3_AUTHS: &str = "auths:\n  v3:\n    version: 3\n    username: labuser\n    security_level: authPriv\n    password: labauthpass\n    auth_protocol: SHA\n    priv_password: labprivpass\n    priv_protocol: AES\n  v3wrong:\n    version: 3\n    username: labuser\n    security_level: authPriv\n    password: notthepassword\n    auth_protocol: SHA\n    priv_password: labprivpass\n    priv_protocol: AES\n  v3nouser:\n    version: 3\n    username: nobodyhere\n    security_level: authPriv\n    password: labauthpass\n    auth_protocol: SHA\n    priv_password: labprivpass\n    priv_protocol: AES\n  v3wrongpriv:\n    version: 3\n    username: labuser\n    security_level: authPriv\n    password: labauthpass\n    auth_protocol: SHA\n    priv_password: notthepassword\n    priv_protocol: AES\n  v3ctx:\n    version: 3\n    username: labuser\n    security_level: authPriv\n    password: labauthpass\n    auth_protocol: SHA\n    priv_password: labprivpass\n    priv_protocol: AES\n    context_name: labctx\n";
+
+/// The embedded modules under `auths` (split format).
+fn with_default_modules(auths: &str) -> String {
+    with_modules(auths, &snmp_exporter::config::default::config())
+}
+
+fn with_modules(auths: &str, config: &snmp_exporter::config::Config) -> String {
+    format!(
+        "{auths}modules:\n{}",
+        indent(&snmp_exporter::config::emit::emit(
+            config,
+            snmp_exporter::config::emit::Layout::Flat,
+            false
+        ))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_credential_failures_are_auth_failures_reported_at_once() {
+    let Some(agent) = Snmpd::start() else { return };
+    let target = agent.target();
+    let exporter = Exporter::start(Some(&with_default_modules(V3_AUTHS)), &[]).await;
+    // net-snmp answers a wrong digest and an unknown user with an unauthenticated Report
+    // (usmStatsWrongDigests / usmStatsUnknownUserNames): no waiting for timeouts or retries.
+    for (auth, counter) in [
+        ("v3wrong", "usmStatsWrongDigests"),
+        ("v3nouser", "usmStatsUnknownUserNames"),
+    ] {
+        let started = Instant::now();
+        let (status, text) = exporter
+            .get(&format!("/snmp?target={target}&auth={auth}"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{auth}: {:?} (module timeout is 5s)",
+            started.elapsed()
+        );
+        assert_eq!(value(&text, "snmp_up"), Some(0.0), "{auth}: {text}");
+        assert_eq!(value(&text, "snmp_scrape_packets_retried"), Some(0.0));
+        assert!(samples(&text, "ifMtu").is_empty());
+        assert_eq!(
+            exporter
+                .state
+                .metrics
+                .walk_failures
+                .get(&["if_mib", "auth"]),
+            Some(if auth == "v3wrong" { 3.0 } else { 6.0 }),
+            "get and both walks fail as auth ({counter})"
+        );
+        assert_eq!(
+            exporter
+                .state
+                .metrics
+                .walk_failures
+                .get(&["if_mib", "timeout"]),
+            None
+        );
+    }
+    // A wrong priv password authenticates but cannot be decrypted: net-snmp drops it without a
+    // Report (its own snmpget says "Timeout" too), so this one is a timeout.
+    let (_, text) = exporter
+        .get_with(
+            &format!("/snmp?target={target}&auth=v3wrongpriv"),
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "1")],
+        )
+        .await;
+    assert_eq!(value(&text, "snmp_up"), Some(0.0));
+    assert_eq!(
+        exporter
+            .state
+            .metrics
+            .walk_failures
+            .get(&["if_mib", "auth"]),
+        Some(6.0)
+    );
+    // The agent logged the failures it reported.
+    let log = std::fs::read_to_string(agent.dir.path().join("snmpd.log")).unwrap_or_default();
+    assert!(log.contains("Authentication failed for labuser"), "{log}");
+    let (_, good) = exporter
+        .get(&format!("/snmp?target={target}&auth=v3"))
+        .await;
+    assert_eq!(value(&good, "snmp_up"), Some(1.0), "{good}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_context_names_select_the_agents_contexts() {
+    // labctx exists on the agent and holds only the system group (proxied to the agent's own
+    // default context); any other name is unknown to it.
+    let Some(agent) = Snmpd::start_with(
+        "rouser -s usm labuser priv .1 labctx\nproxy -Cn labctx -v 2c -c public 127.0.0.1:{port} .1.3.6.1.2.1.1\n",
+    ) else {
+        return;
+    };
+    let target = agent.target();
+    let exporter = Exporter::start(Some(&with_default_modules(V3_AUTHS)), &[]).await;
+
+    let (_, default_context) = exporter
+        .get(&format!(
+            "/snmp?target={target}&auth=v3&module=if_mib,system"
+        ))
+        .await;
+    assert!(!samples(&default_context, "ifMtu").is_empty());
+    assert_eq!(samples(&default_context, "sysName").len(), 1);
+
+    // The auth's context_name, and snmp_context overriding the auth's (empty) one.
+    for query in ["auth=v3ctx", "auth=v3&snmp_context=labctx"] {
+        let (status, text) = exporter
+            .get(&format!(
+                "/snmp?target={target}&{query}&module=if_mib,system"
+            ))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(value(&text, "snmp_up"), Some(1.0), "{query}: {text}");
+        assert_eq!(samples(&text, "sysName").len(), 1, "{query}: {text}");
+        assert!(value(&text, "sysUpTime").is_some());
+        assert!(
+            samples(&text, "ifMtu").is_empty(),
+            "{query}: labctx has no interfaces: {text}"
+        );
+    }
+    // snmp_context also overrides a configured context_name.
+    let (_, text) = exporter
+        .get(&format!(
+            "/snmp?target={target}&auth=v3ctx&snmp_context=&module=if_mib"
+        ))
+        .await;
+    assert!(!samples(&text, "ifMtu").is_empty(), "{text}");
+
+    // net-snmp drops requests for a context it does not know: a timeout, bounded by the deadline.
+    let started = Instant::now();
+    let (status, text) = exporter
+        .get_with(
+            &format!("/snmp?target={target}&auth=v3&snmp_context=nosuchctx&module=system"),
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(value(&text, "snmp_up"), Some(0.0), "{text}");
+    assert!(samples(&text, "sysName").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_scrapes_survive_an_agent_restart_and_a_new_engine_id() {
+    let Some(mut agent) = Snmpd::start() else {
+        return;
+    };
+    let target = agent.target();
+    let mut config = snmp_exporter::config::default::config();
+    let if_mib = config.modules.get_mut("if_mib").unwrap();
+    if_mib.timeout = Duration::from_millis(500);
+    if_mib.retries = 2;
+    let exporter = Exporter::start(Some(&with_modules(V3_AUTHS, &config)), &[]).await;
+    let scrape = || async {
+        let (status, text) = exporter
+            .get_with(
+                &format!("/snmp?target={target}&auth=v3"),
+                &[("X-Prometheus-Scrape-Timeout-Seconds", "4")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        text
+    };
+    let first = scrape().await;
+    assert_eq!(value(&first, "snmp_up"), Some(1.0), "{first}");
+    let rows = samples(&first, "ifMtu").len();
+    let steady = value(&scrape().await, "snmp_scrape_packets_sent").unwrap();
+
+    // Same engine ID, one more boot, engine time back at 0: the cached boots/time are stale and
+    // the agent answers notInTimeWindow; the exporter re-synchronises within the scrape.
+    let (engine, boots) = agent.engine();
+    agent.restart(false);
+    let (engine_after, boots_after) = agent.engine();
+    assert_eq!(engine_after, engine);
+    assert_ne!(boots_after, boots);
+    let text = scrape().await;
+    assert_eq!(value(&text, "snmp_up"), Some(1.0), "after restart: {text}");
+    assert_eq!(samples(&text, "ifMtu").len(), rows);
+    assert!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.2\"}"
+        ) == Some(1.0)
+    );
+    assert!(value(&text, "snmp_scrape_packets_sent").unwrap() > steady);
+    let text = scrape().await;
+    assert_eq!(value(&text, "snmp_scrape_packets_sent"), Some(steady));
+
+    // A new engine ID (the device was replaced or reset): requests made with the old engine's
+    // keys get an unknownEngineID Report that cannot be authenticated, so the first attempts
+    // time out; the retry re-discovers the engine and the same scrape completes.
+    agent.restart(true);
+    assert_ne!(agent.engine().0, engine);
+    let text = scrape().await;
+    assert_eq!(value(&text, "snmp_up"), Some(1.0), "new engine: {text}");
+    assert_eq!(samples(&text, "ifMtu").len(), rows);
+    assert!(value(&text, "snmp_scrape_packets_retried").unwrap() >= 1.0);
+    let text = scrape().await;
+    assert_eq!(value(&text, "snmp_scrape_packets_sent"), Some(steady));
+    assert_eq!(value(&text, "snmp_scrape_packets_retried"), Some(0.0));
+}
+
+#[tokio::test]
+async fn an_unresolvable_target_name_answers_200_with_snmp_up_0() {
+    let exporter = Exporter::start(None, &[]).await;
+    let started = Instant::now();
+    // `.invalid` never resolves (RFC 6761).
+    let (status, text) = exporter
+        .get_with(
+            "/snmp?target=no-such-agent.invalid",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "3")],
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(value(&text, "snmp_up"), Some(0.0));
+    assert_eq!(value(&text, "snmp_scrape_packets_sent"), Some(0.0));
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.2\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        exporter.state.metrics.walk_failures.get(&["if_mib", "io"]),
+        Some(3.0),
+        "get and both walks, reason io"
+    );
+}
+
+/// ifType, ifMtu and ifOperStatus per ifIndex, with the ifDescr lookup, walked column by column.
+const IF_COLUMNS: &str = "    metrics:\n    - name: ifType\n      oid: 1.3.6.1.2.1.2.2.1.3\n      type: gauge\n      indexes: [{labelname: ifIndex, type: gauge}]\n      lookups: [{labels: [ifIndex], labelname: ifDescr, oid: 1.3.6.1.2.1.2.2.1.2, type: DisplayString}]\n    - name: ifMtu\n      oid: 1.3.6.1.2.1.2.2.1.4\n      type: gauge\n      indexes: [{labelname: ifIndex, type: gauge}]\n      lookups: [{labels: [ifIndex], labelname: ifDescr, oid: 1.3.6.1.2.1.2.2.1.2, type: DisplayString}]\n    - name: ifOperStatus\n      oid: 1.3.6.1.2.1.2.2.1.8\n      type: gauge\n      indexes: [{labelname: ifIndex, type: gauge}]\n      lookups: [{labels: [ifIndex], labelname: ifDescr, oid: 1.3.6.1.2.1.2.2.1.2, type: DisplayString}]\n";
+
+/// `family` samples by ifIndex → (full line, value).
+fn by_if_index(text: &str, family: &str) -> std::collections::BTreeMap<String, (String, f64)> {
+    samples(text, family)
+        .into_iter()
+        .map(|line| {
+            let index = line
+                .split("ifIndex=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap()
+                .to_owned();
+            let value = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+            (index, (line.to_owned(), value))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_filters_fetch_only_the_selected_rows() {
+    let Some(agent) = Snmpd::start() else { return };
+    let target = agent.target();
+    let columns = "    walk: [1.3.6.1.2.1.2.2.1.2, 1.3.6.1.2.1.2.2.1.3, 1.3.6.1.2.1.2.2.1.4, 1.3.6.1.2.1.2.2.1.8]\n";
+    let yaml = format!(
+        "auths:\n  public_v2:\n    community: public\nmodules:\n  full:\n{columns}{IF_COLUMNS}  up_ethernet:\n{columns}{IF_COLUMNS}    filters:\n    - oid: 1.3.6.1.2.1.2.2.1.8\n      targets: [1.3.6.1.2.1.2.2.1.4]\n      values: ['^1$']\n    - oid: 1.3.6.1.2.1.2.2.1.3\n      targets: [1.3.6.1.2.1.2.2.1.4]\n      values: ['^6$', '^117$']\n  loopback_speed:\n    walk: [1.3.6.1.2.1.2]\n    metrics:\n    - name: ifMtu\n      oid: 1.3.6.1.2.1.2.2.1.4\n      type: gauge\n      indexes: [{{labelname: ifIndex, type: gauge}}]\n    - name: ifSpeed\n      oid: 1.3.6.1.2.1.2.2.1.5\n      type: gauge\n      indexes: [{{labelname: ifIndex, type: gauge}}]\n    filters:\n    - oid: 1.3.6.1.2.1.2.2.1.3\n      targets: [1.3.6.1.2.1.2.2.1.5]\n      values: ['^24$']\n"
+    );
+    let exporter = Exporter::start(Some(&yaml), &[]).await;
+    let scrape = |module: &'static str| {
+        let exporter = &exporter;
+        let target = target.clone();
+        async move {
+            let (status, text) = exporter
+                .get(&format!("/snmp?target={target}&module={module}"))
+                .await;
+            assert_eq!(status, 200, "{text}");
+            assert_eq!(value(&text, "snmp_up"), Some(1.0), "{text}");
+            text
+        }
+    };
+
+    // What a full walk gives, and which rows the filters should select from it.
+    let full = scrape("full").await;
+    let oper = by_if_index(&full, "ifOperStatus");
+    let types = by_if_index(&full, "ifType");
+    let mtu = by_if_index(&full, "ifMtu");
+    assert!(!mtu.is_empty());
+    let wanted: Vec<&String> = mtu
+        .keys()
+        .filter(|i| oper[*i].1 == 1.0 && [6.0, 117.0].contains(&types[*i].1))
+        .collect();
+
+    // Both filters restrict ifMtu (ANDed); ifMtu is fetched with one GET instead of a walk; the
+    // filter columns are walked once, as the module's own walk roots, and are not restricted.
+    let filtered = scrape("up_ethernet").await;
+    let filtered_mtu = by_if_index(&filtered, "ifMtu");
+    assert_eq!(
+        filtered_mtu.keys().collect::<Vec<_>>(),
+        wanted,
+        "full walk: oper {oper:?} type {types:?}"
+    );
+    for (index, (line, _)) in &filtered_mtu {
+        assert_eq!(line, &mtu[index].0, "same sample as the full walk");
+    }
+    assert_eq!(by_if_index(&filtered, "ifOperStatus"), oper);
+    assert_eq!(by_if_index(&filtered, "ifType"), types);
+    let rows = mtu.len() as f64;
+    assert_eq!(
+        value(&filtered, "snmp_scrape_pdus_returned"),
+        Some(3.0 * rows + wanted.len() as f64),
+        "{filtered}"
+    );
+    assert!(!filtered.contains("collector=\"1.3.6.1.2.1.2.2.1.4\""));
+    assert!(!filtered.contains("collector=\"filter:"), "{filtered}");
+    assert_eq!(
+        value(
+            &filtered,
+            "snmp_scrape_collector_success{collector=\"get\"}"
+        ),
+        if wanted.is_empty() { None } else { Some(1.0) }
+    );
+    assert!(
+        value(&filtered, "snmp_scrape_packets_sent") <= value(&full, "snmp_scrape_packets_sent"),
+        "never more packets than the unfiltered walk"
+    );
+
+    // A target inside a walked table: the table is walked anyway, the unselected rows of the
+    // target column are dropped, the other columns stay whole.
+    let text = scrape("loopback_speed").await;
+    let loopbacks: Vec<&String> = types.keys().filter(|i| types[*i].1 == 24.0).collect();
+    assert_eq!(
+        by_if_index(&text, "ifSpeed").keys().collect::<Vec<_>>(),
+        loopbacks,
+        "{text}"
+    );
+    assert_eq!(by_if_index(&text, "ifMtu").len(), mtu.len());
+    assert_eq!(
+        value(
+            &text,
+            "snmp_scrape_collector_success{collector=\"filter:1.3.6.1.2.1.2.2.1.3\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+}

@@ -302,15 +302,23 @@ pub struct Metric {
     pub datetime_pattern: Option<String>,
 }
 
-/// A dynamic filter.
-#[derive(Debug, Clone, PartialEq)]
+/// A dynamic filter (upstream ≥0.22; applied by [`crate::filter`]).
+#[derive(Debug, Clone)]
 pub struct Filter {
     /// Column walked first.
     pub oid: Oid,
     /// Columns fetched only for matching indexes.
     pub targets: Vec<Oid>,
-    /// Values that select an index.
+    /// Values that select an index, as written: regular expressions, as upstream reads them.
     pub values: Vec<String>,
+    /// `values` compiled, unanchored (upstream's `regexp.MatchString`).
+    pub patterns: Vec<regex::Regex>,
+}
+
+impl PartialEq for Filter {
+    fn eq(&self, other: &Self) -> bool {
+        self.oid == other.oid && self.targets == other.targets && self.values == other.values
+    }
 }
 
 /// A validated module.
@@ -702,6 +710,16 @@ impl Context<'_> {
         let mut filters = Vec::new();
         for (i, f) in raw.filters.iter().enumerate() {
             let fat = format!("{at}: filters[{i}]");
+            // Upstream compiles each value at scrape time and panics on a bad one (its open
+            // PR #1637 moves that to load time); here it is a load error.
+            let patterns = f
+                .values
+                .iter()
+                .map(|v| {
+                    regex::Regex::new(v)
+                        .map_err(|e| self.fail(format!("{fat}: values: invalid regex {v:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             filters.push(Filter {
                 oid: self.oid(&fat, "oid", &f.oid)?,
                 targets: f
@@ -710,16 +728,8 @@ impl Context<'_> {
                     .map(|o| self.oid(&fat, "targets", o))
                     .collect::<Result<Vec<_>, _>>()?,
                 values: f.values.clone(),
+                patterns,
             });
-        }
-        if !filters.is_empty() {
-            // Validated so configs load, but not applied yet: the filtered columns are walked in
-            // full. Say so instead of silently fetching more than the user asked for.
-            tracing::warn!(
-                file = self.file,
-                module = name,
-                "dynamic filters are not applied yet; their target columns are walked in full"
-            );
         }
         let flat_auth = if flat {
             let mut auth =

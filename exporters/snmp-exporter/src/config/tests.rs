@@ -223,3 +223,23 @@ fn globs_expand_file_names() {
             .contains_key("if_mib")
     );
 }
+
+#[test]
+fn dynamic_filters_load_as_regexes_and_a_bad_one_is_a_load_error() {
+    let module = "modules:\n  m:\n    walk: [1.3.6.1.2.1.2.2.1.4]\n    filters:\n    - oid: 1.3.6.1.2.1.2.2.1.8\n      targets: [1.3.6.1.2.1.2.2.1.4]\n      values: [";
+    let config = parse(&format!("{module}'^1$', '2']\n")).unwrap();
+    let filter = &config.modules["m"].filters[0];
+    assert_eq!(filter.values, vec!["^1$", "2"]);
+    assert!(filter.patterns[0].is_match("1") && !filter.patterns[0].is_match("10"));
+    assert!(filter.patterns[1].is_match("12"), "unanchored, as upstream");
+    // Written back as loaded.
+    let again = parse(&emit(&config, Layout::Split, false)).unwrap();
+    assert_eq!(again.modules["m"].filters, config.modules["m"].filters);
+    let message = err(&format!("{module}'(']\n"));
+    assert!(
+        message.contains("snmp.yml")
+            && message.contains("module 'm'")
+            && message.contains("filters[0]: values: invalid regex \"(\""),
+        "{message}"
+    );
+}

@@ -70,24 +70,45 @@ pub const SNMPD_CONF: &str = "rocommunity public 127.0.0.1\nrwcommunity labrw 12
 impl Snmpd {
     /// Starts snmpd, or `None` when it is not installed (see [`tool`]).
     pub fn start() -> Option<Snmpd> {
-        let snmpd = tool("snmpd")?;
+        Snmpd::start_with("")
+    }
+
+    /// Same with extra snmpd.conf lines; `{port}` in them becomes the agent's port.
+    pub fn start_with(extra: &str) -> Option<Snmpd> {
+        tool("snmpd")?;
         tool("snmpget")?;
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_udp_port();
         let conf = dir.path().join("snmpd.conf");
         std::fs::write(
             &conf,
-            format!("agentAddress udp:127.0.0.1:{port}\n{SNMPD_CONF}"),
+            format!(
+                "agentAddress udp:127.0.0.1:{port}\n{SNMPD_CONF}{}\n",
+                extra.replace("{port}", &port.to_string())
+            ),
         )
         .unwrap();
-        let persist = dir.path().join("persist");
-        std::fs::create_dir(&persist).unwrap();
-        let mut command = Command::new(snmpd);
+        std::fs::create_dir(dir.path().join("persist")).unwrap();
+        let child = Snmpd::spawn(dir.path());
+        let mut agent = Snmpd { child, port, dir };
+        agent.wait_ready();
+        Some(agent)
+    }
+
+    fn spawn(dir: &std::path::Path) -> Child {
+        let persist = dir.join("persist");
+        // `-C` also skips the persistent file where the agent keeps its engine ID and boots
+        // (written on SIGTERM); name it explicitly once it exists, so restarts keep them.
+        let mut files = dir.join("snmpd.conf").display().to_string();
+        let saved = persist.join("snmpd.conf");
+        if saved.exists() {
+            files = format!("{files},{}", saved.display());
+        }
+        let mut command = Command::new(tool("snmpd").expect("snmpd"));
         command
-            .args(["-f", "-C", "-c"])
-            .arg(&conf)
+            .args(["-f", "-C", "-c", &files])
             .arg("-Lf")
-            .arg(dir.path().join("snmpd.log"))
+            .arg(dir.join("snmpd.log"))
             .args(["-I", "-smux,mteTrigger,mteTriggerConf"])
             .env("SNMP_PERSISTENT_DIR", &persist)
             .stdin(Stdio::null())
@@ -96,19 +117,51 @@ impl Snmpd {
         if is_root() {
             // The agent drops root after binding, as it is meant to run.
             use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
             let _ = std::fs::set_permissions(&persist, std::fs::Permissions::from_mode(0o777));
             command.args(["-u", "nobody"]);
         }
-        let child = command.spawn().expect("snmpd starts");
-        let agent = Snmpd { child, port, dir };
+        command.spawn().expect("snmpd starts")
+    }
+
+    fn wait_ready(&mut self) {
         for _ in 0..100 {
-            if agent.snmpget("1.3.6.1.2.1.1.3.0").is_some() {
-                return Some(agent);
+            if self.snmpget("1.3.6.1.2.1.1.3.0").is_some() {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("snmpd did not answer on 127.0.0.1:{port}");
+        panic!("snmpd did not answer on 127.0.0.1:{}", self.port);
+    }
+
+    /// Stops the agent and starts it again on the same port. With `new_engine`, its persistent
+    /// state goes first, so it comes back with a new engine ID; otherwise it keeps its engine ID
+    /// and counts one more engine boot (engine time restarts at 0).
+    pub fn restart(&mut self, new_engine: bool) {
+        // SIGTERM, not SIGKILL: the agent saves its engine ID and boots on the way out.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let persist = self.dir.path().join("persist");
+        if new_engine {
+            std::fs::remove_dir_all(&persist).unwrap();
+            std::fs::create_dir(&persist).unwrap();
+        }
+        self.child = Snmpd::spawn(self.dir.path());
+        self.wait_ready();
+    }
+
+    /// The agent's snmpEngineID and snmpEngineBoots, read over v2c.
+    pub fn engine(&self) -> (String, String) {
+        let id = self
+            .snmpget("1.3.6.1.6.3.10.2.1.1.0")
+            .expect("snmpEngineID");
+        let boots = self
+            .snmpget("1.3.6.1.6.3.10.2.1.2.0")
+            .expect("snmpEngineBoots");
+        let value = |line: String| line.split_once(" = ").map(|(_, v)| v.trim().to_owned());
+        (value(id).unwrap(), value(boots).unwrap())
     }
 
     /// `127.0.0.1:<port>`.
@@ -319,10 +372,17 @@ pub struct FakeAgent {
     pub data: BTreeMap<Oid, Value>,
     /// Requests whose OID lies under this prefix time out.
     pub silent_under: Mutex<Option<(Oid, usize)>>,
+    /// One GETNEXT/GETBULK from an OID strictly under this prefix answers with the requested OID
+    /// itself (a broken agent), after this many normal answers there.
+    pub repeat_under: Mutex<Option<(Oid, usize)>>,
+    /// GETBULK asking for more repetitions than this answers error-status tooBig.
+    pub too_big_above: Option<u32>,
     pub latency: Duration,
     pub in_flight: AtomicUsize,
     pub peak: AtomicUsize,
     pub requests: AtomicU64,
+    /// Largest max-repetitions that got an answer.
+    pub answered_repetitions: Mutex<Vec<u32>>,
 }
 
 impl FakeAgent {
@@ -336,6 +396,28 @@ impl FakeAgent {
     /// Answers normally for `after` requests under `prefix`, then stays silent there.
     pub fn go_silent_under(&self, prefix: &str, after: usize) {
         *self.silent_under.lock().unwrap() = Some((Oid::parse(prefix).unwrap(), after));
+    }
+
+    /// Answers one GETNEXT/GETBULK under `prefix` with the requested OID, after `after` normal
+    /// ones.
+    pub fn repeat_requested_under(&self, prefix: &str, after: usize) {
+        *self.repeat_under.lock().unwrap() = Some((Oid::parse(prefix).unwrap(), after));
+    }
+
+    fn repeats(&self, oid: &Oid) -> bool {
+        let mut guard = self.repeat_under.lock().unwrap();
+        match guard.as_mut() {
+            Some((prefix, after)) if oid.is_strictly_under(prefix) => {
+                if *after == 0 {
+                    *guard = None;
+                    true
+                } else {
+                    *after -= 1;
+                    false
+                }
+            }
+            _ => false,
+        }
     }
 
     fn silent(&self, oid: &Oid) -> bool {
@@ -372,6 +454,13 @@ impl FakeAgent {
         }
         let mut varbinds = Vec::new();
         for oid in oids {
+            if next && self.repeats(oid) {
+                varbinds.push(VarBind {
+                    oid: oid.clone(),
+                    value: Value::Integer(0),
+                });
+                continue;
+            }
             if next {
                 let mut from = oid.clone();
                 for _ in 0..count {
@@ -446,7 +535,27 @@ impl Session for FakeSession {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         self.1.fetch_add(1, Ordering::SeqCst);
-        self.0
+        let agent = &self.0;
+        if agent
+            .too_big_above
+            .is_some_and(|limit| max_repetitions > limit)
+        {
+            agent.requests.fetch_add(1, Ordering::SeqCst);
+            return async {
+                Ok(Response {
+                    error_status: snmp_exporter::client::TOO_BIG,
+                    error_index: 0,
+                    varbinds: Vec::new(),
+                })
+            }
+            .boxed();
+        }
+        agent
+            .answered_repetitions
+            .lock()
+            .unwrap()
+            .push(max_repetitions);
+        agent
             .answer(oids, true, max_repetitions as usize, timeout)
             .boxed()
     }
