@@ -2,7 +2,7 @@
 //!
 //! Each endpoint has a `parse_<endpoint>(&[u8])` function that takes the whole response body (the
 //! `{"data": …}` envelope) and returns the typed data. Decoding is lenient about values and strict
-//! only about structure (see [`lenient`]):
+//! only about structure (the private `lenient` module holds the field decoders):
 //!
 //! - invalid UTF-8 is replaced with U+FFFD before decoding, so one bad byte in a guest name does
 //!   not lose the whole body;
