@@ -92,7 +92,7 @@ pub fn build_state(cli: &Cli, config: &Config) -> Result<Arc<AppState>, StartupE
         compat_not_backed_up_total: cli.compat_not_backed_up_total,
         default_target: cli.flags.default_target.clone(),
         default_max_concurrency: usize::from(cli.flags.max_concurrency),
-        deadline: cli.flags.scrape.policy(),
+        deadline: cli.flags.common.scrape.policy(),
         metrics,
     }))
 }

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches};
-use portkey_kit::cli::{ScrapeArgs, env_name, with_env_prefix};
-use portkey_kit::logging::LogArgs;
-use portkey_kit::server::WebArgs;
+use portkey_kit::cli::{CommonArgs, env_name, with_env_prefix};
 
 use crate::collectors::{Collector, CollectorSet};
 
@@ -42,18 +40,9 @@ pub struct Flags {
     /// Most API calls in flight per scrape, for modules without max_concurrency.
     #[arg(long = "pve.max-concurrency", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrency: u16,
-    /// Tokio worker threads (the RSS budget assumes 2).
-    #[arg(long = "runtime.worker-threads", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub worker_threads: u16,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub web: WebArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub scrape: ScrapeArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 }
 
 /// Every flag, switches resolved.

@@ -12,12 +12,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    portkey_kit::logging::init(&cli.flags.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(usize::from(cli.flags.worker_threads))
-        .enable_all()
-        .build()
-    {
+    portkey_kit::logging::init(&cli.flags.common.log);
+    let runtime = match cli.flags.common.runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("pve-exporter: cannot start the runtime: {error}");
@@ -39,7 +35,7 @@ async fn run(cli: cli::Cli) -> ExitCode {
     let web = match (
         &cli.flags.server_certfile,
         &cli.flags.server_keyfile,
-        &cli.flags.web.config_file,
+        &cli.flags.common.web.config_file,
     ) {
         (Some(_), Some(_), Some(_)) => {
             return startup_error(
@@ -59,7 +55,7 @@ async fn run(cli: cli::Cli) -> ExitCode {
         },
         (None, None, None) => None,
     };
-    let listen = cli.flags.web.listen_or(cli::DEFAULT_LISTEN);
+    let listen = cli.flags.common.web.listen_or(cli::DEFAULT_LISTEN);
     let server = match Server::bind_with(&listen, web).await {
         Ok(server) => server,
         Err(error) => return startup_error(&error),
@@ -74,8 +70,8 @@ async fn run(cli: cli::Cli) -> ExitCode {
     let readiness = Readiness::default();
     let router = app::router(
         state,
-        &cli.flags.web.telemetry_path,
-        cli.flags.web.max_requests,
+        &cli.flags.common.web.telemetry_path,
+        cli.flags.common.web.max_requests,
         readiness.clone(),
     );
     readiness.set_ready();

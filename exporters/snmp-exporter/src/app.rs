@@ -55,7 +55,7 @@ impl AppState {
             load_options: load_options(cli),
             connector,
             limits: TargetLimits::new(cli.flags.target_concurrency as usize),
-            deadline: cli.flags.scrape.policy(),
+            deadline: cli.flags.common.scrape.policy(),
             walk_concurrency: cli.flags.walk_concurrency as usize,
             wrap_large_counters: cli.wrap_large_counters,
             debug_packets: cli.flags.debug_packets,

@@ -1,9 +1,7 @@
 //! Upstream snmp_exporter's flags plus Portkey's, each also settable as `SNMP_EXPORTER_<FLAG>`.
 
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
-use portkey_kit::cli::{ScrapeArgs, env_name, with_env_prefix};
-use portkey_kit::logging::LogArgs;
-use portkey_kit::server::WebArgs;
+use portkey_kit::cli::{CommonArgs, env_name, with_env_prefix};
 
 /// Environment prefix of every flag.
 pub const ENV_PREFIX: &str = "SNMP_EXPORTER";
@@ -65,18 +63,9 @@ pub struct Flags {
     /// Log every SNMP PDU at debug level.
     #[arg(id = "snmp.debug-packets", long = "snmp.debug-packets")]
     pub debug_packets: bool,
-    /// Tokio worker threads.
-    #[arg(id = "runtime.worker-threads", long = "runtime.worker-threads", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub worker_threads: u16,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub web: WebArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub scrape: ScrapeArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 }
 
 /// Parsed flags with the `--[no-]snmp.wrap-large-counters` switch resolved.
@@ -137,7 +126,7 @@ mod tests {
         assert!(cli.wrap_large_counters);
         assert!(cli.flags.config_files.is_empty());
         assert_eq!(
-            cli.flags.scrape.default_timeout,
+            cli.flags.common.scrape.default_timeout,
             std::time::Duration::from_secs(60)
         );
         assert_eq!(cli.flags.walk_concurrency, 4);

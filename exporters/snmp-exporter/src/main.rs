@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         print!("{}", emit(&config::default::config(), layout, false));
         return ExitCode::SUCCESS;
     }
-    portkey_kit::logging::init(&cli.flags.log);
+    portkey_kit::logging::init(&cli.flags.common.log);
     let config = match app::load_config(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -40,11 +40,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(usize::from(cli.flags.worker_threads))
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli.flags.common.runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("snmp-exporter: cannot start the runtime: {error}");
@@ -55,8 +51,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: cli::Cli, config: config::Config) -> ExitCode {
-    let listen = cli.flags.web.listen_or(cli::DEFAULT_LISTEN);
-    let server = match Server::bind(&listen, cli.flags.web.config_file.as_deref()).await {
+    let listen = cli.flags.common.web.listen_or(cli::DEFAULT_LISTEN);
+    let server = match Server::bind(&listen, cli.flags.common.web.config_file.as_deref()).await {
         Ok(server) => server,
         Err(error) => {
             tracing::error!(%error, "cannot start");
@@ -79,8 +75,8 @@ async fn run(cli: cli::Cli, config: config::Config) -> ExitCode {
     let readiness = Readiness::default();
     let router = app::router(
         state,
-        &cli.flags.web.telemetry_path,
-        cli.flags.web.max_requests,
+        &cli.flags.common.web.telemetry_path,
+        cli.flags.common.web.max_requests,
         readiness.clone(),
     );
     readiness.set_ready();

@@ -10,6 +10,40 @@ use std::time::Duration;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
 
 use crate::deadline::DeadlinePolicy;
+use crate::logging::LogArgs;
+use crate::server::WebArgs;
+
+/// The flags every Portkey server binary takes: web server, scrape deadline, logging, runtime.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub web: WebArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub scrape: ScrapeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: LogArgs,
+    /// Tokio worker threads (the memory budgets assume 2).
+    #[arg(
+        id = "runtime.worker-threads",
+        long = "runtime.worker-threads",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    pub worker_threads: u16,
+}
+
+impl CommonArgs {
+    /// The multi-threaded runtime the flags ask for.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(self.worker_threads))
+            .enable_all()
+            .build()
+    }
+}
 
 /// The scrape deadline flags (see [`crate::deadline`]).
 #[derive(Debug, Clone, clap::Args)]

@@ -64,8 +64,8 @@ pub async fn start_exporter(yaml: &str, flags: &[&str]) -> (String, oneshot::Sen
     readiness.set_ready();
     let router = app::router(
         state,
-        &cli.flags.web.telemetry_path,
-        cli.flags.web.max_requests,
+        &cli.flags.common.web.telemetry_path,
+        cli.flags.common.web.max_requests,
         readiness,
     );
     let (tx, rx) = oneshot::channel::<()>();
