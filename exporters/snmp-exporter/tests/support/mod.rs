@@ -24,23 +24,9 @@ use snmp_exporter::oid::Oid;
 use snmp_exporter::snmp::AsyncSnmpConnector;
 use tokio::sync::oneshot;
 
-/// Finds `name` on PATH (plus the sbin directories a non-login shell may lack); `None` with a
-/// loud notice when missing, a panic when `PORTKEY_REQUIRE_TOOLS=1`.
+/// The tool's path under the workspace rule: skip loudly, or fail with PORTKEY_REQUIRE_TOOLS=1.
 pub fn tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
-    let found = dirs.into_iter().map(|d| d.join(name)).find(|c| c.is_file());
-    if found.is_none() {
-        if std::env::var("PORTKEY_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (PORTKEY_REQUIRE_TOOLS=1) but not on PATH");
-        }
-        eprintln!(
-            "SKIPPED: {name} not on PATH; install net-snmp (Debian: snmpd snmp) or set PORTKEY_REQUIRE_TOOLS=1 to make this a failure"
-        );
-    }
-    found
+    portkey_sim::tools::find_tool(name)
 }
 
 fn free_udp_port() -> u16 {
