@@ -31,8 +31,9 @@ use crate::web_config::{AuthOutcome, WebConfigError, WebConfigSource};
 
 /// How long a client may take to complete a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long in-flight requests may take to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long in-flight requests may take to finish after a shutdown signal: enough for a scrape
+/// that is nearly done, short enough that a rolling update never waits on a stuck upstream.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The flags of the web server, shared by every binary.
 #[derive(Debug, Clone, clap::Args)]
