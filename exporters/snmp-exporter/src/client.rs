@@ -162,8 +162,8 @@ pub struct SessionParams {
     pub auth: Auth,
     /// v3 context name (the auth's, or `snmp_context=`).
     pub context_name: String,
-    /// v3 context engine ID from `snmp_engineid=` (hex-decoded). The async-snmp adapter cannot
-    /// send one and refuses to open a v3 session with it (the handler answers 400 first).
+    /// v3 contextEngineID from `snmp_engineid=` (hex-decoded); `None` sends the agent's own
+    /// engine ID. Ignored for v1/v2c.
     pub context_engine_id: Option<Vec<u8>>,
     /// Accept responses from any source address.
     pub unconnected: bool,

@@ -185,7 +185,7 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
     } else if params.all("auth").next().is_some() {
         tracing::debug!(auth = %auth, "auth parameter ignored: every requested module carries its own auth");
     }
-    if let Some(text) = &engine_id_text {
+    if engine_id.is_some() {
         let uses_v3 = modules.iter().any(|m| {
             let module = &config.modules[m];
             let auth = module
@@ -194,16 +194,11 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
                 .or_else(|| config.auths.get(&auth));
             auth.is_some_and(|a| a.version == crate::config::Version::V3)
         });
-        if uses_v3 {
-            // Sending the agent's own engine ID instead would query the proxy agent itself
-            // rather than the sub-agent the caller named: wrong data under the right labels.
-            return Err(BadRequest::new(format!(
-                "snmp_engineid '{text}' cannot be honoured: {ENGINE_ID_UNSUPPORTED}"
-            )));
+        if !uses_v3 {
+            tracing::debug!(
+                "snmp_engineid ignored: it only applies to SNMPv3 and no requested module uses v3"
+            );
         }
-        tracing::debug!(
-            "snmp_engineid ignored: it only applies to SNMPv3 and no requested module uses v3"
-        );
     }
     for name in &modules {
         let module = &config.modules[name];
@@ -233,9 +228,6 @@ pub fn parse_request(config: &Config, query: Option<&str>) -> Result<ScrapeReque
         debug_packets,
     })
 }
-
-/// Why `snmp_engineid` is refused for v3 requests (also in the crate docs).
-pub const ENGINE_ID_UNSUPPORTED: &str = "the SNMP library (async-snmp 0.18.1) always sends the agent's own engine ID as the context engine ID, so a proxied engine cannot be addressed; select a context of the agent itself with snmp_context or context_name";
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.strip_prefix("0x").unwrap_or(text);

@@ -23,14 +23,16 @@
 //! SNMPv3 specifics:
 //!
 //! - `snmp_context` (or an auth's `context_name`) is sent as the v3 contextName.
-//! - `snmp_engineid` is **not honoured**: async-snmp 0.18.1 always puts the authoritative engine
-//!   ID it discovered into the scoped PDU's contextEngineID and offers no way to set another, and
-//!   building and securing v3 messages outside the library (HMAC, privacy, time windows, response
-//!   validation) is not worth the risk for this one parameter. Quietly sending the agent's own
-//!   engine ID would read the proxy agent's data instead of the proxied engine's, so a request
-//!   that uses v3 credentials and carries a (valid hex) `snmp_engineid` is refused with HTTP 400
-//!   `snmp_engineid '<x>' cannot be honoured: …` (counted in `snmp_request_errors_total`). For
-//!   v1/v2c-only requests the parameter is ignored, as upstream does.
+//! - `snmp_engineid` is sent as the v3 contextEngineID (e.g. to reach an engine behind a proxy
+//!   agent, RFC 3413 §7); without it the agent's own engine ID is sent. The security side stays
+//!   the agent's: its discovered engine ID, boots/time and the keys localized to it. async-snmp
+//!   0.18.1's client always sends the authoritative engine ID there, so these requests are built
+//!   in [`snmp`] from the library's public v3 building blocks (scoped PDU, USM parameters, key
+//!   localization, privacy, HMAC signing and verification) and sent on the session's socket;
+//!   responses must name the requested context engine and name. A Report in answer (e.g.
+//!   snmpUnknownPDUHandlers) fails the subtree as `io`, naming the Report in the log; a dropped
+//!   request is a `timeout`. net-snmp (without a proxy) ignores the contextEngineID and answers
+//!   any from its own MIB. For v1/v2c-only requests the parameter is ignored, as upstream does.
 //! - A wrong auth password or auth protocol, or an unknown user, is reported by the agent with an
 //!   unauthenticated Report (usmStatsWrongDigests, usmStatsUnknownUserNames); the request ends
 //!   at once, classified `auth`, and the log names the counter. net-snmp stays silent on a wrong

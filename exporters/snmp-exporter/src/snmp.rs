@@ -9,6 +9,11 @@
 //!   including v3 discovery and time re-sync, goes through `request_with`.
 //! * v3 engine IDs, boots and time live in one process-wide `EngineCache`, so only the first scrape
 //!   of a target pays the discovery exchange.
+//! * v3 requests with `snmp_engineid` are built by `context_engine` from the library's public v3
+//!   pieces (the client itself always sends the agent's engine ID as contextEngineID); discovery,
+//!   the engine cache, the socket and packet counting stay the library session's.
+
+mod context_engine;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -26,6 +31,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
+use self::context_engine::{ContextEngine, Credentials, Operation, master_keys};
 use crate::client::{
     ClientError, Connector, Response, Session, SessionParams, Transport as Proto, Value, VarBind,
 };
@@ -162,6 +168,42 @@ fn library_auth(params: &SessionParams) -> Result<async_snmp::Auth, ClientError>
     })
 }
 
+/// The v3 credentials for [`ContextEngine`] requests.
+fn credentials(
+    params: &SessionParams,
+    des: Option<DesSaltState>,
+) -> Result<Credentials, ClientError> {
+    let auth = &params.auth;
+    let password = auth.password.as_ref().map(|p| p.expose()).unwrap_or("");
+    let privacy = auth
+        .priv_password
+        .as_ref()
+        .map(|p| p.expose())
+        .unwrap_or("");
+    let protocol = auth_protocol(&auth.auth_protocol);
+    let (level, keys) = match auth.security_level {
+        SecurityLevel::NoAuthNoPriv => (async_snmp::SecurityLevel::NoAuthNoPriv, None),
+        SecurityLevel::AuthNoPriv => (
+            async_snmp::SecurityLevel::AuthNoPriv,
+            Some(master_keys(protocol, password, None)?),
+        ),
+        SecurityLevel::AuthPriv => (
+            async_snmp::SecurityLevel::AuthPriv,
+            Some(master_keys(
+                protocol,
+                password,
+                Some((priv_protocol(&auth.priv_protocol), privacy)),
+            )?),
+        ),
+    };
+    Ok(Credentials {
+        user: auth.username.clone().into_bytes().into(),
+        level,
+        keys,
+        des,
+    })
+}
+
 impl Connector for AsyncSnmpConnector {
     fn open<'a>(
         &'a self,
@@ -189,7 +231,7 @@ impl Connector for AsyncSnmpConnector {
             };
             let sent = Arc::new(AtomicU64::new(0));
             let transport = Counting {
-                inner,
+                inner: Arc::new(inner),
                 sent: sent.clone(),
             };
             let mut builder = ClientBuilder::new(library_auth(params)?)
@@ -210,25 +252,32 @@ impl Connector for AsyncSnmpConnector {
                 // the same request, never stored (see the library's docs), and replies must still
                 // come from the target's address unless `use_unconnected_udp_socket` is set.
                 .allow_unauthenticated_v3_time_correction(true);
+            let mut des = None;
             if params.auth.version == Version::V3
                 && params.auth.security_level == SecurityLevel::AuthPriv
                 && params.auth.priv_protocol == "DES"
             {
-                builder = builder.des_salt_state(self.des_state()?);
+                let state = self.des_state()?;
+                builder = builder.des_salt_state(state.clone());
+                des = Some(state);
             }
-            if params.context_engine_id.is_some() && params.auth.version == Version::V3 {
-                // The handler refuses such requests; never fall back to the agent's own
-                // context engine silently.
-                return Err(ClientError::Other(format!(
-                    "snmp_engineid: {}",
-                    crate::handler::ENGINE_ID_UNSUPPORTED
-                )));
-            }
+            let context_engine = match &params.context_engine_id {
+                Some(id) if params.auth.version == Version::V3 => Some(ContextEngine::new(
+                    credentials(params, des)?,
+                    id.clone(),
+                    params.context_name.clone().into_bytes(),
+                    self.engines.clone(),
+                    peer,
+                )?),
+                _ => None,
+            };
             let client = builder
-                .build_with_transport(transport)
+                .build_with_transport(transport.clone())
                 .map_err(|e| map_error(&e))?;
             Ok(Box::new(LibrarySession {
                 client,
+                transport,
+                context_engine,
                 sent,
                 peer,
                 v3: params.auth.version == Version::V3,
@@ -255,8 +304,9 @@ async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr,
 }
 
 /// The library's transport plus a datagram counter.
+#[derive(Clone)]
 struct Counting {
-    inner: BuiltinTransport,
+    inner: Arc<BuiltinTransport>,
     sent: Arc<AtomicU64>,
 }
 
@@ -307,6 +357,10 @@ impl async_snmp::Transport for Counting {
 
 struct LibrarySession {
     client: async_snmp::Client<Counting>,
+    /// The client's transport, for [`ContextEngine`] requests.
+    transport: Counting,
+    /// Set for v3 sessions with `snmp_engineid`: every request goes through it.
+    context_engine: Option<ContextEngine>,
     sent: Arc<AtomicU64>,
     peer: SocketAddr,
     v3: bool,
@@ -482,7 +536,15 @@ impl Session for LibrarySession {
         async move {
             let oids = to_library(oids);
             self.attempt(timeout, async {
-                into_response(self.client.get_many(&oids).await.map(|r| r.varbinds))
+                match &self.context_engine {
+                    Some(engine) => {
+                        let operation = Operation::Get(&oids);
+                        engine
+                            .request(&self.client, &self.transport, operation, timeout)
+                            .await
+                    }
+                    None => into_response(self.client.get_many(&oids).await.map(|r| r.varbinds)),
+                }
             })
             .await
         }
@@ -497,7 +559,17 @@ impl Session for LibrarySession {
         async move {
             let oids = to_library(oids);
             self.attempt(timeout, async {
-                into_response(self.client.get_next_many(&oids).await.map(|r| r.varbinds))
+                match &self.context_engine {
+                    Some(engine) => {
+                        let operation = Operation::GetNext(&oids);
+                        engine
+                            .request(&self.client, &self.transport, operation, timeout)
+                            .await
+                    }
+                    None => {
+                        into_response(self.client.get_next_many(&oids).await.map(|r| r.varbinds))
+                    }
+                }
             })
             .await
         }
@@ -514,11 +586,23 @@ impl Session for LibrarySession {
         async move {
             let oids = to_library(oids);
             self.attempt(timeout, async {
-                into_response(
-                    self.client
-                        .get_bulk(&oids, non_repeaters, max_repetitions)
-                        .await,
-                )
+                match &self.context_engine {
+                    Some(engine) => {
+                        let operation = Operation::GetBulk {
+                            oids: &oids,
+                            non_repeaters,
+                            max_repetitions,
+                        };
+                        engine
+                            .request(&self.client, &self.transport, operation, timeout)
+                            .await
+                    }
+                    None => into_response(
+                        self.client
+                            .get_bulk(&oids, non_repeaters, max_repetitions)
+                            .await,
+                    ),
+                }
             })
             .await
         }

@@ -362,6 +362,143 @@ async fn v3_context_names_select_the_agents_contexts() {
     assert!(samples(&text, "sysName").is_empty());
 }
 
+/// The octets of every packet hex-dumped into snmpd's log (`dumpPacket`), one after another.
+fn dumped_octets(log: &str) -> Vec<u8> {
+    log.lines()
+        .filter_map(|line| {
+            let (offset, rest) = line.split_once(": ")?;
+            (offset.len() == 4 && offset.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
+        })
+        .flat_map(|rest| {
+            rest.get(..50)
+                .unwrap_or(rest)
+                .split_whitespace()
+                .filter_map(|octet| u8::from_str_radix(octet, 16).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_snmp_engineid_is_sent_as_the_context_engine_id() {
+    // The agent's engine ID is fixed so the test can name it. labauth (authNoPriv) leaves the
+    // scoped PDU readable in the agent's packet dump.
+    let Some(agent) = Snmpd::start_with(
+        "exactEngineID 0x80001f8803aabbccddee\ncreateUser labauth SHA labauthpass\nrouser labauth auth\n[snmp] dumpPacket yes\n",
+    ) else {
+        return;
+    };
+    let (engine, _) = agent.engine();
+    assert_eq!(
+        engine.replace(' ', "").to_ascii_lowercase(),
+        "hex-string:80001f8803aabbccddee",
+        "exactEngineID took effect"
+    );
+    let target = agent.target();
+    let auths = format!(
+        "{V3_AUTHS}  v3auth:\n    version: 3\n    username: labauth\n    security_level: authNoPriv\n    password: labauthpass\n    auth_protocol: SHA\n"
+    );
+    let exporter = Exporter::start(Some(&with_default_modules(&auths)), &[]).await;
+    let scrape = |query: String| {
+        let (exporter, target) = (&exporter, &target);
+        async move {
+            let (status, text) = exporter
+                .get_with(
+                    &format!("/snmp?target={target}&module=if_mib,system&{query}"),
+                    &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {text}");
+            text
+        }
+    };
+    let mask = |text: &str| {
+        stable_view(text)
+            .lines()
+            .filter(|line| !line.starts_with("snmp_scrape_duration_seconds"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // The agent's own engine ID as context engine: the same output as without the parameter,
+    // with the same number of packets, for authPriv and authNoPriv.
+    for auth in ["v3", "v3auth"] {
+        let plain = scrape(format!("auth={auth}")).await;
+        assert_eq!(value(&plain, "snmp_up"), Some(1.0), "{plain}");
+        assert!(!samples(&plain, "ifMtu").is_empty());
+        for engine_id in ["80001f8803aabbccddee", "0x80001F8803AABBCCDDEE"] {
+            let text = scrape(format!("auth={auth}&snmp_engineid={engine_id}")).await;
+            assert_eq!(mask(&text), mask(&plain), "{auth} {engine_id}");
+            assert_eq!(
+                value(&text, "snmp_scrape_packets_sent"),
+                value(&plain, "snmp_scrape_packets_sent"),
+                "{auth}: no extra exchanges"
+            );
+        }
+    }
+
+    // Another context engine ID goes on the wire as given (under the agent's own security
+    // engine ID). net-snmp has no per-context-engine dispatch and answers any contextEngineID
+    // from its own MIB, echoing the ID; the response must name the requested one.
+    let other = scrape("auth=v3auth&snmp_engineid=80001f8803000000000001".to_owned()).await;
+    assert_eq!(value(&other, "snmp_up"), Some(1.0), "{other}");
+    assert!(!samples(&other, "ifMtu").is_empty());
+    let log = std::fs::read_to_string(agent.dir.path().join("snmpd.log")).unwrap_or_default();
+    let octets = dumped_octets(&log);
+    let scoped = [
+        0x04, 0x0b, 0x80, 0x00, 0x1f, 0x88, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+    ];
+    let seen = octets
+        .windows(scoped.len())
+        .filter(|w| *w == scoped)
+        .count();
+    assert!(seen >= 2, "request and response carry it ({seen})");
+
+    // A failing context (net-snmp drops requests for a context name it does not know) follows
+    // the failure policy: HTTP 200, snmp_up 0, the subtrees recorded as failed.
+    let started = Instant::now();
+    let failed =
+        scrape("auth=v3&snmp_engineid=80001f8803000000000001&snmp_context=nosuchctx".to_owned())
+            .await;
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert_eq!(value(&failed, "snmp_up"), Some(0.0), "{failed}");
+    assert!(samples(&failed, "ifMtu").is_empty(), "{failed}");
+    assert!(samples(&failed, "sysName").is_empty(), "{failed}");
+    assert_eq!(
+        value(
+            &failed,
+            "snmp_scrape_collector_success{collector=\"1.3.6.1.2.1.2\",module=\"if_mib\"}"
+        ),
+        Some(0.0),
+        "{failed}"
+    );
+    assert!(
+        exporter
+            .state
+            .metrics
+            .walk_failures
+            .get(&["if_mib", "timeout"])
+            .unwrap_or(0.0)
+            + exporter
+                .state
+                .metrics
+                .walk_failures
+                .get(&["if_mib", "deadline"])
+                .unwrap_or(0.0)
+            >= 1.0,
+        "{failed}"
+    );
+    assert_eq!(
+        exporter
+            .state
+            .metrics
+            .request_errors
+            .get(&[])
+            .unwrap_or(0.0),
+        0.0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_scrapes_survive_an_agent_restart_and_a_new_engine_id() {
     let Some(mut agent) = Snmpd::start() else {
