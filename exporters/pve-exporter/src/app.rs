@@ -4,12 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
 use axum::routing::get;
 use portkey_kit::allowlist::Allowlist;
-use portkey_kit::respond::{Negotiation, exposition_response};
+use portkey_kit::respond::telemetry_route;
 use portkey_kit::server::{Landing, Readiness, base_router, limit_concurrency};
 use portkey_kit::target::Target;
 
@@ -124,15 +121,12 @@ pub fn router(
 ) -> Router {
     let scrapes = Router::new()
         .route("/pve", get(pve))
-        .route(telemetry_path, get(telemetry))
+        .route(
+            telemetry_path,
+            telemetry_route(state.metrics.registry.clone()),
+        )
         .with_state(state);
     limit_concurrency(scrapes, max_requests).merge(base_router(landing(telemetry_path), readiness))
-}
-
-async fn telemetry(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let mut encoder = Negotiation::Any.encoder(&headers);
-    state.metrics.registry.collect(&mut encoder);
-    exposition_response(encoder, &headers)
 }
 
 /// Re-reads every `*_file` secret of `config` and hands the new credentials to the running

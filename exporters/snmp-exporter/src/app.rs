@@ -5,11 +5,11 @@ use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use portkey_kit::deadline::DeadlinePolicy;
-use portkey_kit::respond::{Negotiation, exposition_response};
+use portkey_kit::respond::telemetry_route;
 use portkey_kit::server::{Landing, Readiness, base_router, limit_concurrency};
 
 use crate::cli::Cli;
@@ -147,7 +147,10 @@ pub fn router(
 ) -> Router {
     let scrapes = Router::new()
         .route("/snmp", get(snmp))
-        .route(telemetry_path, get(telemetry))
+        .route(
+            telemetry_path,
+            telemetry_route(state.metrics.registry.clone()),
+        )
         .with_state(state.clone());
     let admin = Router::new()
         .route("/config", get(show_config))
@@ -156,12 +159,6 @@ pub fn router(
     limit_concurrency(scrapes, max_requests)
         .merge(admin)
         .merge(base_router(landing(telemetry_path), readiness))
-}
-
-async fn telemetry(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let mut encoder = Negotiation::Any.encoder(&headers);
-    state.metrics.registry.collect(&mut encoder);
-    exposition_response(encoder, &headers)
 }
 
 async fn show_config(State(state): State<Arc<AppState>>) -> Response {

@@ -140,6 +140,22 @@ where
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+/// The telemetry-path handler: the exporter's own metrics from `registry`, in the negotiated
+/// format. Every binary serves its self-metrics this way.
+pub fn telemetry_route<S>(registry: crate::metrics::Registry) -> axum::routing::MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    axum::routing::get(move |headers: HeaderMap| {
+        let registry = registry.clone();
+        async move {
+            let mut encoder = Negotiation::Any.encoder(&headers);
+            registry.collect(&mut encoder);
+            exposition_response(encoder, &headers)
+        }
+    })
+}
+
 /// Chunks in flight between the renderer and the connection.
 const STREAM_DEPTH: usize = 4;
 
@@ -311,5 +327,34 @@ mod tests {
         .await
         .unwrap();
         assert!(finished, "rendering stalled after the client left");
+    }
+
+    #[tokio::test]
+    async fn telemetry_route_serves_the_registry_in_the_negotiated_format() {
+        use tower::ServiceExt as _;
+        let registry = crate::metrics::Registry::new();
+        let counter = registry.register(crate::metrics::ValueFamily::counter(
+            "x_requests_total",
+            "Requests",
+            &[],
+        ));
+        counter.inc(&[]);
+        let app: axum::Router = axum::Router::new().route("/metrics", telemetry_route(registry));
+        let request = axum::http::Request::get("/metrics")
+            .header("accept", "application/openmetrics-text;version=1.0.0")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            crate::exposition::OPENMETRICS_CONTENT_TYPE
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(
+            text.contains("# TYPE x_requests counter\nx_requests_total 1\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
     }
 }
