@@ -527,6 +527,44 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+impl LibrarySession {
+    /// One request, through the library's own client or, for a custom contextEngineID, through
+    /// the context-engine path; both under the same attempt accounting.
+    async fn request(
+        &self,
+        operation: Operation<'_>,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        self.attempt(timeout, async {
+            match &self.context_engine {
+                Some(engine) => {
+                    engine
+                        .request(&self.client, &self.transport, operation, timeout)
+                        .await
+                }
+                None => match operation {
+                    Operation::Get(oids) => {
+                        into_response(self.client.get_many(oids).await.map(|r| r.varbinds))
+                    }
+                    Operation::GetNext(oids) => {
+                        into_response(self.client.get_next_many(oids).await.map(|r| r.varbinds))
+                    }
+                    Operation::GetBulk {
+                        oids,
+                        non_repeaters,
+                        max_repetitions,
+                    } => into_response(
+                        self.client
+                            .get_bulk(oids, non_repeaters, max_repetitions)
+                            .await,
+                    ),
+                },
+            }
+        })
+        .await
+    }
+}
+
 impl Session for LibrarySession {
     fn get<'a>(
         &'a self,
@@ -535,18 +573,7 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            self.attempt(timeout, async {
-                match &self.context_engine {
-                    Some(engine) => {
-                        let operation = Operation::Get(&oids);
-                        engine
-                            .request(&self.client, &self.transport, operation, timeout)
-                            .await
-                    }
-                    None => into_response(self.client.get_many(&oids).await.map(|r| r.varbinds)),
-                }
-            })
-            .await
+            self.request(Operation::Get(&oids), timeout).await
         }
         .boxed()
     }
@@ -558,20 +585,7 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            self.attempt(timeout, async {
-                match &self.context_engine {
-                    Some(engine) => {
-                        let operation = Operation::GetNext(&oids);
-                        engine
-                            .request(&self.client, &self.transport, operation, timeout)
-                            .await
-                    }
-                    None => {
-                        into_response(self.client.get_next_many(&oids).await.map(|r| r.varbinds))
-                    }
-                }
-            })
-            .await
+            self.request(Operation::GetNext(&oids), timeout).await
         }
         .boxed()
     }
@@ -585,26 +599,12 @@ impl Session for LibrarySession {
     ) -> BoxFuture<'a, Result<Response, ClientError>> {
         async move {
             let oids = to_library(oids);
-            self.attempt(timeout, async {
-                match &self.context_engine {
-                    Some(engine) => {
-                        let operation = Operation::GetBulk {
-                            oids: &oids,
-                            non_repeaters,
-                            max_repetitions,
-                        };
-                        engine
-                            .request(&self.client, &self.transport, operation, timeout)
-                            .await
-                    }
-                    None => into_response(
-                        self.client
-                            .get_bulk(&oids, non_repeaters, max_repetitions)
-                            .await,
-                    ),
-                }
-            })
-            .await
+            let operation = Operation::GetBulk {
+                oids: &oids,
+                non_repeaters,
+                max_repetitions,
+            };
+            self.request(operation, timeout).await
         }
         .boxed()
     }
