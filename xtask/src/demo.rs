@@ -227,6 +227,15 @@ pub fn run(once: bool) -> Result<()> {
     for note in &plan.skipped {
         println!("note: {note}");
     }
+    // As a smoke test, a component that silently dropped out (a renamed binary, a missing
+    // simulator) must fail the check rather than shrink it to nothing.
+    if once && !plan.skipped.is_empty() {
+        bail!(
+            "demo --once: {} component(s) could not be started: {}",
+            plan.skipped.len(),
+            plan.skipped.join("; ")
+        );
+    }
     if plan.components.is_empty() {
         println!("nothing to run: no demo component exists in the workspace yet");
         return Ok(());
