@@ -68,11 +68,14 @@ mod tests {
     fn shuffled_output_parses_to_the_same_value() {
         let value = json!({"a": 1, "b": [1.5, "x\"y", null, true], "c": {"d": -2, "e": "é"}});
         let mut rng = Rng::new(3);
+        let mut encodings = std::collections::HashSet::new();
         for _ in 0..10 {
             let bytes = to_vec(&value, Some(&mut rng));
             let back: Value = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(back, value);
+            encodings.insert(bytes);
         }
+        assert!(encodings.len() > 1, "key order never changed");
         assert_eq!(to_vec(&value, None), serde_json::to_vec(&value).unwrap());
     }
 }
