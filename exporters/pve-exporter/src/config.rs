@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,8 +28,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the error messages call the environment when it is the config source.
 const ENVIRONMENT: &str = "environment";
-/// A secret file larger than this is refused: it is certainly not a token or a password.
-const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// Keys a module may have.
 const KNOWN_KEYS: &[&str] = &[
@@ -915,25 +912,16 @@ impl Fields<'_> {
     }
 }
 
-/// Reads a secret file: its first line with trailing whitespace removed.
+/// Reads a secret file (first line, trailing whitespace removed) with the kit's reader; the
+/// reason is short because the caller's message already names the file.
 fn read_secret_file(path: &Path) -> Result<Secret, String> {
-    let file = std::fs::File::open(path).map_err(|error| error.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SECRET_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| error.to_string())?;
-    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(format!(
-            "larger than {} KiB, not a secret file",
-            MAX_SECRET_FILE_BYTES / 1024
-        ));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_owned())?;
-    let first_line = text.lines().next().unwrap_or_default().trim_end();
-    if first_line.is_empty() {
-        return Err("the first line is empty".to_owned());
-    }
-    Ok(Secret::new(first_line))
+    use portkey_kit::secret::SecretError;
+    Secret::from_file(path).map_err(|error| match error {
+        SecretError::Read { source, .. } => source.to_string(),
+        SecretError::NotUtf8 { .. } => "not valid UTF-8".to_owned(),
+        SecretError::TooLarge { .. } => "larger than 64 KiB, not a secret file".to_owned(),
+        SecretError::Empty { .. } => "the first line is empty".to_owned(),
+    })
 }
 
 fn check_readable_file(path: &Path) -> Result<(), String> {

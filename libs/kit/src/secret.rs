@@ -34,13 +34,7 @@ impl Secret {
     /// Reads a secret file the way Kubernetes mounts them: the first line, with trailing
     /// whitespace (including the newline editors add) removed.
     pub fn from_file(path: &Path) -> Result<Secret, SecretError> {
-        let raw = std::fs::read(path).map_err(|source| SecretError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let text = String::from_utf8(raw).map_err(|_| SecretError::NotUtf8 {
-            path: path.to_path_buf(),
-        })?;
+        let text = read_bounded(path)?;
         let first = text.lines().next().unwrap_or_default().trim_end();
         if first.is_empty() {
             return Err(SecretError::Empty {
@@ -50,23 +44,41 @@ impl Secret {
         Ok(Secret(first.to_owned()))
     }
 
-    /// Resolves a secret that may be given inline or as a file, refusing both at once.
-    ///
-    /// `what` names the setting in errors (e.g. `token_value` / `token_value_file`).
-    pub fn inline_or_file(
-        what: &str,
-        inline: Option<String>,
-        file: Option<&Path>,
-    ) -> Result<Option<Secret>, SecretError> {
-        match (inline.filter(|v| !v.is_empty()), file) {
-            (Some(_), Some(_)) => Err(SecretError::Both {
-                what: what.to_owned(),
-            }),
-            (Some(value), None) => Ok(Some(Secret(value))),
-            (None, Some(path)) => Secret::from_file(path).map(Some),
-            (None, None) => Ok(None),
-        }
+    /// Reads a secret file whole, with one trailing newline (`\n` or `\r\n`) removed, for
+    /// formats whose secrets may contain spaces at either end (snmp_exporter's `*_file` keys).
+    pub fn from_file_exact(path: &Path) -> Result<Secret, SecretError> {
+        let text = read_bounded(path)?;
+        let value = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        Ok(Secret(value.to_owned()))
     }
+}
+
+/// Largest secret file accepted: a secret is a line, and a wrong path (a log, a binary) must not
+/// be read into memory whole.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_bounded(path: &Path) -> Result<String, SecretError> {
+    use std::io::Read as _;
+    let fail = |source: std::io::Error| SecretError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut raw = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(fail)?;
+    if raw.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(SecretError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    String::from_utf8(raw).map_err(|_| SecretError::NotUtf8 {
+        path: path.to_path_buf(),
+    })
 }
 
 impl fmt::Debug for Secret {
@@ -110,17 +122,17 @@ pub enum SecretError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is larger than [`MAX_SECRET_FILE_BYTES`].
+    #[error("secret file {} is larger than 64 KiB, not a secret", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file's first line is empty.
     #[error("secret file {} is empty", path.display())]
     Empty {
         /// The file.
         path: PathBuf,
-    },
-    /// Both the inline value and a file were given.
-    #[error("{what} and {what}_file are mutually exclusive; give one")]
-    Both {
-        /// The setting's name.
-        what: String,
     },
 }
 
@@ -168,15 +180,21 @@ mod tests {
     }
 
     #[test]
-    fn inline_and_file_are_exclusive() {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        let err =
-            Secret::inline_or_file("password", Some(VALUE.into()), Some(file.path())).unwrap_err();
-        assert!(!err.to_string().contains(VALUE));
-        assert!(err.to_string().contains("password_file"));
+    fn exact_files_keep_spaces_and_drop_one_newline() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(file, " pub lic \r\n").unwrap();
         assert_eq!(
-            Secret::inline_or_file("password", None, None).unwrap(),
-            None
+            Secret::from_file_exact(file.path()).unwrap().expose(),
+            " pub lic "
         );
+    }
+
+    #[test]
+    fn huge_files_are_refused() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&vec![b'x'; MAX_SECRET_FILE_BYTES as usize + 1])
+            .unwrap();
+        let err = Secret::from_file(file.path()).unwrap_err();
+        assert!(matches!(err, SecretError::TooLarge { .. }), "{err}");
     }
 }

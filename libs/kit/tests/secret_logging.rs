@@ -30,8 +30,8 @@ fn logs_and_errors_never_contain_the_value() {
         .event_format(Logfmt)
         .finish();
     let secret = Secret::new(VALUE);
-    let error = SecretError::Both {
-        what: "token_value".into(),
+    let error = SecretError::Empty {
+        path: "/run/secrets/token_value".into(),
     };
     tracing::subscriber::with_default(subscriber, || {
         tracing::warn!(token = %secret, "display field");

@@ -542,19 +542,15 @@ impl Context<'_> {
             ))),
             (Some(value), None) => Ok(Some(Secret::new(self.expand(at, key, value)?))),
             (None, Some(path)) => {
-                let contents = std::fs::read_to_string(&path)
-                    .map_err(|e| self.fail(format!("{at}: {key}_file '{path}': {e}")))?;
-                let value = contents
-                    .strip_suffix("\r\n")
-                    .or_else(|| contents.strip_suffix('\n'))
-                    .unwrap_or(&contents);
+                let secret = Secret::from_file_exact(std::path::Path::new(&path))
+                    .map_err(|e| self.fail(format!("{at}: {key}_file: {e}")))?;
                 let key_file = match key {
                     "community" => "community_file",
                     "password" => "password_file",
                     _ => "priv_password_file",
                 };
                 files.insert(key_file, path.clone());
-                Ok(Some(Secret::new(value)))
+                Ok(Some(secret))
             }
             (None, None) => Ok(None),
         }
