@@ -4,7 +4,7 @@
 //! Incumbents answered HTTP 500 when any upstream call failed. Portkey answers with what it could
 //! collect and says, per collector, what worked; dashboards and alerts key on these series.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::exposition::{Encoder, Kind};
 
@@ -48,17 +48,6 @@ impl ScrapeReport {
                 duration,
             });
         }
-    }
-
-    /// Times `work` and records it under `name`; `work` returns whether it succeeded.
-    pub async fn time<F>(&mut self, name: &'static str, work: F) -> bool
-    where
-        F: std::future::Future<Output = bool>,
-    {
-        let start = Instant::now();
-        let success = work.await;
-        self.record(name, success, start.elapsed());
-        success
     }
 
     /// The recorded outcomes.
@@ -111,8 +100,7 @@ mod tests {
     async fn report_encodes_sorted_series() {
         let mut report = ScrapeReport::new();
         report.record("status", true, Duration::from_millis(20));
-        let ok = report.time("config", async { false }).await;
-        assert!(!ok);
+        report.record("config", false, Duration::from_millis(5));
         assert!(report.any_failed());
         let mut encoder = Encoder::new(Format::Text);
         report.encode("pve", &mut encoder);

@@ -7,8 +7,8 @@
 //! has a gauge `x` and a counter `x_total`, which collide in OpenMetrics). Target data is built per
 //! scrape, so an encoder that appends straight into one buffer is also the cheapest path.
 //!
-//! [`Encoder`] streams families and samples; [`Family`] is an owned family that can be sorted and
-//! de-duplicated before it is encoded, for exporters that promise a deterministic order.
+//! [`Encoder`] streams families and samples into 64 KiB chunks, which a response can send as they
+//! fill.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -283,73 +283,6 @@ impl Encoder {
     }
 }
 
-/// One sample of an owned [`Family`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Appended to the family name (`""`, `_bucket`, `_sum`, `_count`).
-    pub suffix: &'static str,
-    /// Label pairs in the order they are printed.
-    pub labels: Vec<(&'static str, String)>,
-    /// The sample value.
-    pub value: f64,
-}
-
-/// An owned metric family, for exporters that sort and de-duplicate before encoding.
-#[derive(Debug, Clone)]
-pub struct Family {
-    /// Family name (for counters, the `_total` sample name).
-    pub name: &'static str,
-    /// HELP text, printed exactly as given.
-    pub help: &'static str,
-    /// Metric type.
-    pub kind: Kind,
-    /// Samples in print order.
-    pub samples: Vec<Sample>,
-}
-
-impl Family {
-    /// Creates an empty family.
-    pub fn new(name: &'static str, help: &'static str, kind: Kind) -> Self {
-        Family {
-            name,
-            help,
-            kind,
-            samples: Vec::new(),
-        }
-    }
-
-    /// Adds a plain sample.
-    pub fn push(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
-        self.samples.push(Sample {
-            suffix: "",
-            labels,
-            value,
-        });
-    }
-
-    /// Drops every sample whose suffix and labels repeat an earlier one, keeping the first, and
-    /// returns how many were dropped. Duplicate series must never make a scrape invalid.
-    pub fn dedup(&mut self) -> usize {
-        let before = self.samples.len();
-        let mut seen: HashSet<(&'static str, Vec<(&'static str, String)>)> =
-            HashSet::with_capacity(before);
-        self.samples
-            .retain(|s| seen.insert((s.suffix, s.labels.clone())));
-        before - self.samples.len()
-    }
-
-    /// Writes the family, including HELP and TYPE even when it has no samples.
-    pub fn encode(&self, encoder: &mut Encoder) {
-        encoder.family(self.name, self.help, self.kind);
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        for sample in &self.samples {
-            pairs.clear();
-            pairs.extend(sample.labels.iter().map(|(k, v)| (*k, v.as_str())));
-            encoder.sample_with_suffix(sample.suffix, &pairs, sample.value);
-        }
-    }
-}
-
 fn escape_help(out: &mut Vec<u8>, help: &str, format: Format) {
     for byte in help.bytes() {
         match byte {
@@ -538,22 +471,5 @@ mod tests {
         let text = String::from_utf8(all).unwrap();
         assert_eq!(text.lines().filter(|l| l.starts_with("big{")).count(), 5000);
         assert!(text.ends_with("# EOF\n"));
-    }
-
-    #[test]
-    fn owned_family_dedups_and_prints_empty_descriptors() {
-        let mut family = Family::new("g", "help", Kind::Gauge);
-        family.push(vec![("id", "a".into())], 1.0);
-        family.push(vec![("id", "a".into())], 2.0);
-        family.push(vec![("id", "b".into())], 3.0);
-        assert_eq!(family.dedup(), 1);
-        let out = text(Format::Text, |e| {
-            family.encode(e);
-            Family::new("empty", "nothing yet", Kind::Gauge).encode(e);
-        });
-        assert_eq!(
-            out,
-            "# HELP g help\n# TYPE g gauge\ng{id=\"a\"} 1\ng{id=\"b\"} 3\n# HELP empty nothing yet\n# TYPE empty gauge\n"
-        );
     }
 }

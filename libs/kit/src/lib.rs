@@ -17,14 +17,13 @@
 //! | [`client`], [`tls_client`], [`crypto`] | pooled keep-alive upstream client on rustls/ring, size limits, CA file, server name |
 //! | [`target`], [`allowlist`], [`probe`] | `?target=&module=` parsing, allowlists checked before any connection |
 //! | [`secret`] | credentials from flags, environment or files that never print |
-//! | [`cli`], [`config`], [`logging`] | flags with environment variables, durations, YAML loading, logfmt/JSON logs |
+//! | [`cli`], [`logging`] | the shared flags with environment variables, durations, logfmt/JSON logs |
 
 pub mod allocator;
 pub mod allowlist;
 pub mod cli;
 pub mod client;
 pub mod collector;
-pub mod config;
 pub mod crypto;
 pub mod deadline;
 pub mod exposition;
