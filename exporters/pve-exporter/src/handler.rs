@@ -107,8 +107,16 @@ pub async fn pve(
         && !selection.node
         && !answered
         && target_unreachable(&inputs)
-        && let Some((index, failover_inputs, failover_timings)) =
-            fail_over(module, &selection, deadline, max_concurrency, &state, log).await
+        && let Some((index, failover_inputs, failover_timings)) = fail_over(
+            module,
+            &request.target,
+            &selection,
+            deadline,
+            max_concurrency,
+            &state,
+            log,
+        )
+        .await
     {
         inputs = failover_inputs;
         timings = failover_timings;
@@ -231,6 +239,7 @@ fn target_unreachable(inputs: &ScrapeInputs) -> bool {
 /// same deadline; returns the index of the target that answered.
 async fn fail_over(
     module: &ModuleState,
+    requested: &Target,
     selection: &Selection,
     deadline: portkey_kit::deadline::Deadline,
     max_concurrency: usize,
@@ -251,7 +260,9 @@ async fn fail_over(
             break;
         }
         let target = &module.failover[index];
-        if target.host == log.target {
+        // The requested target was just found unreachable; asking it again would only spend
+        // the deadline.
+        if target.authority(module.module.port) == requested.authority(module.module.port) {
             continue;
         }
         let base = base_url(&module.module, target);

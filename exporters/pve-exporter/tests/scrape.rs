@@ -545,3 +545,33 @@ async fn html_instead_of_json_fails_only_its_collector() {
     assert_eq!(success(&body, "resources"), Some(1.0));
     assert!(!has_family(&body, "pve_version_info"));
 }
+
+#[tokio::test]
+async fn failover_skips_the_target_that_just_failed() {
+    // The requested node answers every call with pveproxy's 595 (node unreachable); it is also
+    // the first failover entry, which must not be asked again.
+    let (down, _down_pve) = support::start_sim(PveSimConfig::default()).await;
+    down.faults().set("/*", Fault::Status(595, None));
+    let h = Harness::start_with(
+        PveSimConfig::default(),
+        |sim| {
+            support::token_module(&format!(
+                "  failover_targets: [\"{}\", \"{sim}\"]\n",
+                down.target()
+            ))
+        },
+        &[],
+    )
+    .await;
+    let (status, body) = h
+        .scrape(&format!("target={}&cluster=1&node=0", down.target()))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(value(&body, "pve_api_up"), Some(1.0), "{body}");
+    assert_eq!(
+        down.log().total(),
+        5,
+        "the failed target got one round of calls, not two"
+    );
+    assert_eq!(h.sim.log().total(), 5);
+}
